@@ -1,0 +1,68 @@
+"""skfer: scikit-learn-compatible facial expression recognition, aimed at film.
+
+Everything public is importable from here; heavy dependencies (torch, timm,
+OpenCV, dlib) load only when the object that needs them is first used, so
+``import skfer`` stays fast.
+
+Examples
+--------
+>>> import skfer
+>>> skfer.EMOTIONS[:3]
+('angry', 'disgust', 'fear')
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from .emotions import (
+    EMOTIONS,
+    EMOTIONS_WITH_CONTEMPT,
+    FER2013_CODES,
+    SCHEMES,
+    VALENCE_AROUSAL,
+    normalize_emotion,
+    normalize_emotions,
+)
+
+__version__ = "0.1.0"
+
+# public name -> submodule that defines it (imported on first access)
+_LAZY = {
+    # images
+    "read_image": "skfer._images",
+    "check_image": "skfer._images",
+    "check_images": "skfer._images",
+    # datasets (they live in skfer.datasets; re-exported for convenience)
+    "get_data_home": "skfer.datasets",
+    "load_fer2013": "skfer.datasets",
+    "load_ferplus": "skfer.datasets",
+    "load_image_folder": "skfer.datasets",
+    "load_sfew": "skfer.datasets",
+    "load_sample_images": "skfer.datasets",
+}
+
+__all__ = [
+    "EMOTIONS",
+    "EMOTIONS_WITH_CONTEMPT",
+    "FER2013_CODES",
+    "SCHEMES",
+    "VALENCE_AROUSAL",
+    "normalize_emotion",
+    "normalize_emotions",
+    "__version__",
+    *_LAZY,
+]
+
+
+def __getattr__(name: str):
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'skfer' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY))
