@@ -26,6 +26,7 @@ __all__ = [
     "EMOTIONS",
     "EMOTIONS_WITH_CONTEMPT",
     "FER2013_CODES",
+    "PAPER_RANKING",
     "SCHEMES",
     "VALENCE_AROUSAL",
     "normalize_emotion",
@@ -55,10 +56,44 @@ _ALIASES = {
 _LOOKUP = {name: name for name in EMOTIONS_WITH_CONTEMPT}
 _LOOKUP.update({alias: name for name, aliases in _ALIASES.items() for alias in aliases})
 
+#: (valence, arousal) in [-1, 1] for each emotion, from the NRC Valence, Arousal and
+#: Dominance Lexicon v1: Mohammad, S. M. (2018), "Obtaining Reliable Human Ratings of
+#: Valence, Arousal, and Dominance for 20,000 English Words", Proc. ACL 2018, pp. 174-184
+#: (file ``NRC-VAD-Lexicon.txt``). The lexicon rates words on [0, 1] by best-worst
+#: scaling; each value here is ``2 * score - 1`` for the emotion's category noun:
+#: anger (0.167, 0.865), disgust (0.052, 0.775), fear (0.073, 0.840), happiness
+#: (0.960, 0.732), sadness (0.052, 0.288), surprise (0.875, 0.875), contempt (0.206,
+#: 0.635). These are the two axes of Russell's circumplex model of affect (Russell
+#: 1980, J. Pers. Soc. Psychol. 39(6), 1161-1178), measured on the emotion words
+#: rather than read off his figure. ``neutral`` is placed at the origin by definition
+#: (the absence of affect), not taken from the lexicon.
+VALENCE_AROUSAL: Mapping[str, tuple[float, float]] = MappingProxyType(
+    {
+        "angry": (-0.666, 0.730),
+        "disgust": (-0.896, 0.550),
+        "fear": (-0.854, 0.680),
+        "happy": (0.920, 0.464),
+        "sad": (-0.896, -0.424),
+        "surprise": (0.750, 0.750),
+        "neutral": (0.0, 0.0),
+        "contempt": (-0.588, 0.270),
+    }
+)
+
+
+def _valence_scheme() -> Mapping[str, str]:
+    """Sign of the valence coordinate: positive, negative, or neutral at the origin."""
+    labels = {}
+    for name, (valence, _) in VALENCE_AROUSAL.items():
+        labels[name] = "positive" if valence > 0 else "negative" if valence < 0 else "neutral"
+    return MappingProxyType(labels)
+
+
 #: Named label schemes: each maps a canonical emotion to the scheme's label; emotions
 #: absent from a mapping are left out of that scheme (their samples are dropped).
 #: ``top4`` and ``clusters`` are the paper's (Khan et al., Appl. Sci. 2021, 11, 6827,
-#: Tables 8); ``valence`` groups by the sign of the valence coordinate below.
+#: Table 8); ``valence`` groups by the sign of the valence coordinate of
+#: :data:`VALENCE_AROUSAL` (so surprise, rated positive in the lexicon, is positive).
 SCHEMES: Mapping[str, Mapping[str, str]] = MappingProxyType(
     {
         "ekman7": MappingProxyType({name: name for name in EMOTIONS}),
@@ -73,39 +108,12 @@ SCHEMES: Mapping[str, Mapping[str, str]] = MappingProxyType(
                 "disgust": "negative",
             }
         ),
-        "valence": MappingProxyType(
-            {
-                "happy": "positive",
-                "surprise": "positive",
-                "neutral": "neutral",
-                "angry": "negative",
-                "sad": "negative",
-                "fear": "negative",
-                "disgust": "negative",
-                "contempt": "negative",
-            }
-        ),
+        "valence": _valence_scheme(),
     }
 )
 
 #: The paper's ranking of the emotions by how well they are recognised (its ``top_n`` order).
 PAPER_RANKING: tuple[str, ...] = ("happy", "surprise", "neutral", "angry", "sad", "fear", "disgust")
-
-#: (valence, arousal) in [-1, 1] for each emotion: the circumplex placement of
-#: Russell (1980), "A circumplex model of affect", J. Pers. Soc. Psychol. 39(6),
-#: Fig. 2 (angles read off the figure, unit radius), with neutral at the origin.
-VALENCE_AROUSAL: Mapping[str, tuple[float, float]] = MappingProxyType(
-    {
-        "angry": (-0.40, 0.79),
-        "disgust": (-0.68, 0.49),
-        "fear": (-0.12, 0.79),
-        "happy": (0.89, 0.17),
-        "sad": (-0.81, -0.40),
-        "surprise": (0.40, 0.90),
-        "neutral": (0.0, 0.0),
-        "contempt": (-0.55, 0.43),
-    }
-)
 
 
 def normalize_emotion(label: str | int | np.integer) -> str:
