@@ -214,3 +214,27 @@ def test_grid_search_over_schemes_scores_each_in_its_own_label_space(fer2013):
     # the refitted best pipeline scores in its own scheme too
     best = search.best_estimator_
     assert search.score(X, y) == pytest.approx(best.score(X, y))
+
+
+@pytest.mark.slow
+def test_emotion_cnn_class_weights_in_a_scheme_pipeline():
+    models = pytest.importorskip("skfer.models")
+    rng = np.random.default_rng(0)
+    y = np.repeat(["happy", "sad", "fear", "neutral", "surprise"], [8, 8, 8, 4, 4])
+    X = rng.integers(0, 256, (len(y), 48, 48), dtype=np.uint8)
+    cnn = models.EmotionCNN(
+        backbone="skfer_cnn_fast",
+        max_epochs=1,
+        batch_size=16,
+        validation=None,
+        class_weight="balanced",
+        random_state=0,
+    )
+    pipe = Pipeline([("labels", EmotionLabelMapper("clusters")), cnn]).fit(X, y)
+    assert pipe.classes_.tolist() == ["negative", "neutral", "positive"]
+    # balanced weights from the mapped counts: negative 16, neutral 4, positive 8
+    np.testing.assert_allclose(pipe[-1].class_weight_, [28 / 48, 28 / 12, 28 / 24])
+    mapper = pipe.named_steps["labels"]
+    keep = mapper.keep_mask(y)
+    expected = np.mean(pipe.predict(X[keep]) == mapper.map_labels(y)[keep])
+    assert pipe.score(X, y) == pytest.approx(expected)
