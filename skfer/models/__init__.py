@@ -1,0 +1,19 @@
+"""Emotion classifiers: :class:`EmotionCNN` over timm backbones, and skfer's weight format.
+
+Importing this package registers skfer's compact architectures (``skfer_cnn``,
+``skfer_cnn_fast``) with timm, so ``timm.create_model("skfer_cnn")`` works too.
+"""
+
+from . import _compact  # noqa: F401  (registers skfer_* with timm)
+from ._backbones import PAPER_BACKBONES, list_backbones, resolve_backbone
+from ._estimator import EmotionCNN
+from ._io import load_model, shipped_models
+
+__all__ = [
+    "PAPER_BACKBONES",
+    "EmotionCNN",
+    "list_backbones",
+    "load_model",
+    "resolve_backbone",
+    "shipped_models",
+]

@@ -1,0 +1,220 @@
+"""skfer's weight format: a safetensors file plus a JSON config in its metadata.
+
+The tensors are the timm module's ``state_dict``; ``__metadata__["skfer"]`` is
+``json.dumps(config)`` with the keys below. A model loads from it without
+unpickling any code, and predicts exactly as the model that was saved.
+
+======================  ===============================================================
+``format_version``      1
+``architecture``        timm model name (``timm.create_model(architecture, ...)``)
+``backbone``            the name the user gave (``"Xception"``, ``"skfer_cnn"``)
+``num_classes``         output units
+``in_chans``            input channels (1: grayscale)
+``input_size``          ``[H, W]`` the network sees; images are resized to it
+``mean``, ``std``       per channel: pixels scaled to [0, 1], then ``(x - mean) / std``
+``classes``             the labels, in output order
+``classes_kind``        ``"str"`` or ``"int"``
+``model_kwargs``        extra keyword arguments for ``timm.create_model``
+``skfer_version``       version that wrote the file
+``tta``                 optional: average with the mirrored face at predict time
+``metrics``             optional: free-form dict (e.g. test accuracy)
+======================  ===============================================================
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+__all__ = ["FORMAT_VERSION", "load_model", "read_weights", "shipped_models", "write_weights"]
+
+FORMAT_VERSION = 1
+_REQUIRED = (
+    "format_version",
+    "architecture",
+    "backbone",
+    "num_classes",
+    "in_chans",
+    "input_size",
+    "mean",
+    "std",
+    "classes",
+    "classes_kind",
+    "model_kwargs",
+)
+WEIGHTS_DIR = Path(__file__).with_name("weights")
+
+
+def shipped_models() -> list[str]:
+    """Names of the models shipped in ``skfer/models/weights/``.
+
+    Examples
+    --------
+    >>> isinstance(shipped_models(), list)
+    True
+    """
+    if not WEIGHTS_DIR.is_dir():
+        return []
+    return sorted(p.stem for p in WEIGHTS_DIR.glob("*.safetensors"))
+
+
+def _resolve(path_or_name: str | os.PathLike) -> Path:
+    path = Path(os.fspath(path_or_name)).expanduser()
+    if path.is_file():
+        return path
+    name = os.fspath(path_or_name)
+    if isinstance(name, str) and os.sep not in name and not name.endswith(".safetensors"):
+        shipped = WEIGHTS_DIR / f"{name}.safetensors"
+        if shipped.is_file():
+            return shipped
+    names = shipped_models()
+    raise FileNotFoundError(
+        f"No model file {str(path)!r} and no shipped model of that name "
+        f"(shipped: {', '.join(names) if names else 'none installed'})."
+    )
+
+
+def write_weights(path: str | os.PathLike, state_dict: dict, config: dict) -> Path:
+    """Write ``state_dict`` and ``config`` to ``path`` in skfer's format (atomically).
+
+    Parameters
+    ----------
+    path : path-like
+        Destination; ``.safetensors`` is the conventional suffix.
+    state_dict : dict of str to torch.Tensor
+        Moved to the CPU; tensors sharing memory are copied apart.
+    config : dict
+        JSON-serialisable, with the keys of the module docstring.
+
+    Returns
+    -------
+    pathlib.Path
+    """
+    from safetensors.torch import save_file
+
+    missing = [k for k in _REQUIRED if k not in config]
+    if missing:
+        raise ValueError(f"config lacks the key(s) {missing}.")
+    tensors, seen = {}, set()
+    for key, value in state_dict.items():
+        tensor = value.detach().to("cpu").contiguous()
+        ptr = (tensor.untyped_storage().data_ptr(), tensor.storage_offset())
+        if ptr in seen and tensor.numel():
+            tensor = tensor.clone()
+        seen.add(ptr)
+        tensors[key] = tensor
+    path = Path(path).expanduser()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    try:
+        save_file(tensors, str(tmp), metadata={"skfer": json.dumps(config)})
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+def read_weights(path_or_name: str | os.PathLike) -> tuple[dict, dict]:
+    """Read and validate a skfer weights file.
+
+    Parameters
+    ----------
+    path_or_name : path-like or str
+        A file, or the name of a shipped model (see :func:`shipped_models`).
+
+    Returns
+    -------
+    state_dict : dict of str to torch.Tensor (on the CPU)
+    config : dict
+
+    Raises
+    ------
+    FileNotFoundError
+        Neither a file nor a shipped name.
+    ValueError
+        Truncated or corrupt file, no or invalid skfer metadata, a newer format.
+    """
+    from safetensors import safe_open
+
+    path = _resolve(path_or_name)
+    where = repr(str(path))
+    try:
+        with safe_open(str(path), framework="pt", device="cpu") as fh:
+            metadata = fh.metadata() or {}
+            state = {key: fh.get_tensor(key) for key in fh.keys()}
+    except Exception as exc:
+        raise ValueError(
+            f"{where} is not a readable safetensors file (truncated or corrupt?): {exc}"
+        ) from exc
+    if "skfer" not in metadata:
+        raise ValueError(
+            f"{where} has no skfer metadata: it is not a model saved by EmotionCNN.save. "
+            "To start from plain backbone weights use EmotionCNN(backbone=..., pretrained=path)."
+        )
+    try:
+        config = json.loads(metadata["skfer"])
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{where}: the skfer metadata is not valid JSON ({exc}).") from exc
+    if not isinstance(config, dict):
+        raise ValueError(f"{where}: the skfer metadata must be a JSON object.")
+    missing = [k for k in _REQUIRED if k not in config]
+    if missing:
+        raise ValueError(f"{where}: skfer metadata lacks the key(s) {missing}.")
+    version = config["format_version"]
+    if not isinstance(version, int) or version > FORMAT_VERSION:
+        raise ValueError(
+            f"{where} uses skfer weight format {version!r}; this skfer reads format "
+            f"{FORMAT_VERSION}. Upgrade skfer."
+        )
+    if config["classes_kind"] not in ("str", "int"):
+        raise ValueError(f"{where}: classes_kind must be 'str' or 'int'.")
+    if len(config["classes"]) != config["num_classes"]:
+        raise ValueError(
+            f"{where}: {len(config['classes'])} classes listed but num_classes is "
+            f"{config['num_classes']}."
+        )
+    return state, config
+
+
+def load_model(path_or_name: str | os.PathLike, *, device: str = "auto"):
+    """Load a fitted :class:`~skfer.EmotionCNN` from a skfer weights file.
+
+    Parameters
+    ----------
+    path_or_name : path-like or str
+        A ``.safetensors`` file written by :meth:`EmotionCNN.save`, or the name of
+        a model shipped with skfer (e.g. ``"fer2013"``, when installed).
+    device : str, default="auto"
+        Where the model runs: ``"cpu"``, ``"cuda"``, or ``"auto"`` (CUDA if available).
+
+    Returns
+    -------
+    EmotionCNN
+        Fitted: ``classes_``, preprocessing and weights come from the file.
+
+    Raises
+    ------
+    FileNotFoundError
+        Neither a file nor a shipped name.
+    ValueError
+        Truncated file, missing metadata, or weights that do not fit the architecture.
+
+    Examples
+    --------
+    >>> import numpy as np, os, tempfile
+    >>> from skfer.models import EmotionCNN, load_model
+    >>> X = np.random.default_rng(0).integers(0, 256, (40, 48, 48), dtype=np.uint8)
+    >>> y = np.array(["happy", "sad"] * 20)
+    >>> model = EmotionCNN(max_epochs=1, validation=None, random_state=0).fit(X, y)
+    >>> path = model.save(os.path.join(tempfile.mkdtemp(), "model.safetensors"))
+    >>> loaded = load_model(path)
+    >>> loaded.classes_.tolist()
+    ['happy', 'sad']
+    >>> bool((loaded.predict_proba(X) == model.predict_proba(X)).all())
+    True
+    """
+    from ._estimator import EmotionCNN
+
+    state, config = read_weights(path_or_name)
+    return EmotionCNN._from_weights(state, config, device=device)

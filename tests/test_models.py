@@ -1,0 +1,590 @@
+"""EmotionCNN, backbone names, pretrained weights and the safetensors format."""
+
+from __future__ import annotations
+
+import json
+import pickle
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
+from sklearn.model_selection import GridSearchCV
+from sklearn.utils._param_validation import InvalidParameterError
+
+from skfer.emotions import EMOTIONS
+from skfer.models import EmotionCNN, _io, _pretrained, list_backbones, load_model, resolve_backbone
+
+torch = pytest.importorskip("torch")
+timm = pytest.importorskip("timm")
+
+TINY = {"module__widths": (4, 8, 8, 8), "batch_size": 16, "max_epochs": 1}
+
+
+def tiny(**params):
+    """A compact model small enough to fit in a fraction of a second."""
+    return EmotionCNN(**{**TINY, "random_state": 0, **params})
+
+
+@pytest.fixture(scope="module")
+def faces():
+    rng = np.random.default_rng(0)
+    X = rng.integers(0, 256, (48, 48, 48), dtype=np.uint8)
+    y = np.array(["happy", "sad", "neutral"] * 16, dtype=object)
+    X[y == "happy", 30:40, 10:38] = 255  # a learnable "smile"
+    return X, y
+
+
+@pytest.fixture(scope="module")
+def fitted(faces):
+    X, y = faces
+    return tiny(max_epochs=2).fit(X, y)
+
+
+def _stop_at_first_epoch():
+    """A skorch callback recording the net as training starts, then stopping it."""
+    from skorch.callbacks import Callback
+
+    class StopAtFirstEpoch(Callback):
+        seen: dict = {}
+
+        def on_epoch_begin(self, net, **kwargs):
+            self.seen = {
+                "weight": net.criterion_.weight.detach().cpu().numpy().copy(),
+                "momentum": net.optimizer_.param_groups[0].get("momentum"),
+                "state": {k: v.detach().clone() for k, v in net.module_.state_dict().items()},
+            }
+            raise KeyboardInterrupt  # skorch's way to end training
+
+    return StopAtFirstEpoch()
+
+
+# ---------------------------------------------------------------------------- backbones
+
+
+@pytest.mark.parametrize(
+    "name, arch",
+    [
+        ("Xception", "legacy_xception"),
+        ("xception", "legacy_xception"),
+        ("MobileNetV2", "mobilenetv2_100"),
+        ("mobilenet-v2", "mobilenetv2_100"),
+        ("VGG16", "vgg16"),
+        ("VGG-19", "vgg19"),
+        ("ResNetV2", "resnetv2_50"),
+        ("ResNet50V2", "resnetv2_50"),
+        ("Inception V3", "inception_v3"),
+        ("inception_v3", "inception_v3"),
+        ("DenseNet", "densenet121"),
+        ("resnet18", "resnet18"),
+        ("ResNet-18", "resnet18"),
+        ("skfer_cnn", "skfer_cnn"),
+        ("SKFER-CNN-fast", "skfer_cnn_fast"),
+    ],
+)
+def test_resolve_backbone(name, arch):
+    assert resolve_backbone(name) == arch
+
+
+def test_resolve_backbone_unknown_suggests():
+    with pytest.raises(ValueError, match=r"Unknown backbone 'xceptoin'.*Did you mean"):
+        resolve_backbone("xceptoin")
+
+
+def test_list_backbones():
+    table = list_backbones()
+    paper = table[table.source == "paper"]
+    assert paper.backbone.tolist() == [
+        "MobileNetV2",
+        "Xception",
+        "VGG16",
+        "VGG19",
+        "ResNetV2",
+        "InceptionV3",
+        "DenseNet",
+    ]
+    assert {"skfer_cnn", "skfer_cnn_fast"} <= set(table.architecture)
+    row = table.set_index("backbone").loc["InceptionV3"]
+    assert row.input_size == (299, 299) and row.min_size == 75 and row.in_chans == 3
+    row = table.set_index("backbone").loc["skfer_cnn"]
+    assert row.input_size == (48, 48) and row.in_chans == 1
+
+
+# ---------------------------------------------------------------------------- fit / predict
+
+
+def test_fit_predict_string_labels(fitted, faces):
+    X, y = faces
+    assert fitted.classes_.tolist() == ["happy", "neutral", "sad"]
+    pred = fitted.predict(X)
+    assert set(pred) <= set(fitted.classes_)
+    proba = fitted.predict_proba(X)
+    assert proba.shape == (len(X), 3)
+    np.testing.assert_allclose(proba.sum(1), 1, atol=1e-6)
+    np.testing.assert_array_equal(pred, fitted.classes_[proba.argmax(1)])
+    dec = fitted.decision_function(X)
+    np.testing.assert_array_equal(dec.argmax(1), proba.argmax(1))
+    assert 0 <= fitted.score(X, y) <= 1
+    assert fitted.architecture_ == "skfer_cnn" and fitted.in_chans_ == 1
+    assert fitted.input_size_ == (48, 48) and fitted.n_iter_ == 2
+    assert "valid_acc" in fitted.history_[-1]
+    assert not fitted.module_.training
+
+
+def test_int_labels_are_returned_not_indices(faces):
+    X, _ = faces
+    y = np.array([3, 7, 10] * 16)
+    model = tiny(validation=None).fit(X, y)
+    assert model.classes_.tolist() == [3, 7, 10]
+    assert set(model.predict(X).tolist()) <= {3, 7, 10}
+    assert model.predict(X).dtype.kind == "i"
+
+
+def test_emotion_codes_and_names_mix_is_rejected(faces):
+    X, _ = faces
+    y = np.array(["happy", 3, "sad"] * 16, dtype=object)
+    with pytest.raises(ValueError, match="mixes label types"):
+        tiny().fit(X, y)
+
+
+def test_random_state_makes_cpu_training_repeatable(faces):
+    X, y = faces
+    before = torch.get_rng_state()
+    a = tiny(max_epochs=2, validation=None).fit(X, y).predict_proba(X)
+    assert torch.equal(before, torch.get_rng_state())  # caller's RNG untouched
+    b = tiny(max_epochs=2, validation=None).fit(X, y).predict_proba(X)
+    np.testing.assert_array_equal(a, b)
+    c = tiny(max_epochs=2, validation=None, random_state=1).fit(X, y).predict_proba(X)
+    assert not np.array_equal(a, c)
+
+
+def test_colour_input_and_resizing(faces):
+    X, y = faces
+    rgb = np.repeat(X[..., None], 3, axis=3)
+    model = tiny(validation=None).fit(rgb, y)
+    assert model.in_chans_ == 3 and model.mean_ == (0.5077,) * 3
+    # gray faces into a colour model are replicated to 3 channels: same answer
+    np.testing.assert_allclose(model.predict_proba(X), model.predict_proba(rgb), atol=1e-6)
+    big = np.repeat(np.repeat(rgb, 2, axis=1), 2, axis=2)  # 96x96 faces, resized to 48
+    assert model.predict_proba(big).shape == (len(X), 3)
+    gray_model = tiny(validation=None, in_chans=1).fit(rgb, y)
+    np.testing.assert_allclose(gray_model.predict_proba(rgb), gray_model.predict_proba(X))
+
+
+def test_tta_averages_the_mirror(fitted, faces):
+    X, _ = faces
+    plain = fitted.decision_function(X)
+    mirrored = fitted.decision_function(X[:, :, ::-1])
+    with_tta = clone(fitted).set_params(tta=True)
+    with_tta.__dict__.update({k: v for k, v in vars(fitted).items() if k.endswith("_")})
+    np.testing.assert_allclose(with_tta.decision_function(X), (plain + mirrored) / 2, atol=1e-5)
+
+
+def test_given_validation_set(faces):
+    X, y = faces
+    model = tiny(validation=(X[:12], y[:12])).fit(X, y)
+    assert model.history_[-1, "valid_acc"] >= 0
+    with pytest.raises(ValueError, match=r"validation labels \['fear'\]"):
+        tiny(validation=(X[:3], ["fear", "sad", "sad"])).fit(X, y)
+
+
+def test_callbacks_and_nested_params_reach_skorch(faces):
+    X, y = faces
+    stop = _stop_at_first_epoch()
+    model = tiny(
+        optimizer__momentum=0.5,
+        module__drop_rate=0.25,
+        callbacks=[("stop", stop)],
+    ).fit(X, y)
+    assert stop.seen["momentum"] == 0.5
+    assert model.module_.drop_rate == 0.25
+    assert model.model_kwargs_ == {"widths": (4, 8, 8, 8), "drop_rate": 0.25}
+
+
+def test_class_weight_dict(faces):
+    X, y = faces
+    stop = _stop_at_first_epoch()
+    model = tiny(class_weight={"sad": 2.0}, callbacks=[stop]).fit(X, y)
+    np.testing.assert_array_equal(model.class_weight_, [1.0, 1.0, 2.0])
+    np.testing.assert_array_equal(stop.seen["weight"], [1.0, 1.0, 2.0])
+    with pytest.raises(ValueError, match=r"class_weight has labels \['fear'\]"):
+        tiny(class_weight={"fear": 2.0}).fit(X, y)
+
+
+@pytest.mark.slow
+def test_balanced_class_weights_on_fer2013_training(fer2013):
+    """The paper's weights: n / (k * count) over the FER2013 Training split."""
+    train = fer2013.usage == "Training"
+    X, y = fer2013.images[train], fer2013.target[train]
+    stop = _stop_at_first_epoch()
+    model = tiny(class_weight="balanced", validation=None, callbacks=[stop]).fit(X, y)
+    expected = {
+        "angry": 1.026,
+        "disgust": 9.407,
+        "fear": 1.001,
+        "happy": 0.568,
+        "sad": 0.849,
+        "surprise": 1.293,
+        "neutral": 0.826,
+    }
+    assert sorted(model.classes_) == sorted(EMOTIONS)
+    got = dict(zip(model.classes_.tolist(), model.class_weight_.tolist()))
+    for emotion, weight in expected.items():  # the paper truncates to 3 decimals
+        assert abs(got[emotion] - weight) < 1e-3, (emotion, got[emotion])
+    np.testing.assert_allclose(stop.seen["weight"], model.class_weight_, rtol=1e-6)
+
+
+# ---------------------------------------------------------------------------- sklearn API
+
+
+def test_clone_and_params_round_trip():
+    model = EmotionCNN("xception", lr=0.01, optimizer__weight_decay=1e-4, module__drop_rate=0.2)
+    params = model.get_params()
+    assert params["optimizer__weight_decay"] == 1e-4 and params["module__drop_rate"] == 0.2
+    assert "augment" in params and params["backbone"] == "xception"
+    cloned = clone(model)
+    assert cloned.get_params() == params
+    cloned.set_params(optimizer__weight_decay=0.0, module__drop_rate=0.5, lr=0.5)
+    assert cloned.optimizer__weight_decay == 0.0 and cloned.lr == 0.5
+    assert model.optimizer__weight_decay == 1e-4  # the original is untouched
+    assert "optimizer__weight_decay=0.0" in repr(cloned)
+    with pytest.raises(ValueError, match="Invalid parameter"):
+        model.set_params(nonsense=1)
+
+
+def test_augmenter_params_are_nested():
+    from skfer.augment import Augmenter
+
+    model = EmotionCNN(augment=Augmenter(shift=0.2))
+    assert model.get_params()["augment__shift"] == 0.2
+    model.set_params(augment__shift=0.05)
+    assert model.augment.shift == 0.05
+    assert clone(model).augment is not model.augment
+
+
+def test_grid_search_over_backbones_and_lr(faces):
+    X, y = faces
+    search = GridSearchCV(
+        EmotionCNN(max_epochs=1, batch_size=16, validation=None, random_state=0),
+        {"backbone": ["skfer_cnn_fast", "resnet18"], "lr": [0.01, 0.1]},
+        cv=2,
+        error_score="raise",
+    )
+    search.fit(X, y)
+    assert len(search.cv_results_["params"]) == 4
+    assert search.best_estimator_.architecture_ in {"skfer_cnn_fast", "resnet18"}
+    assert set(search.predict(X)) <= set(y)
+
+
+def test_grid_search_over_nested_params(faces):
+    X, y = faces
+    search = GridSearchCV(
+        tiny(validation=None),
+        {"module__drop_rate": [0.0, 0.5], "optimizer__momentum": [0.0, 0.9]},
+        cv=2,
+        error_score="raise",
+    )
+    search.fit(X, y)
+    assert search.best_estimator_.module_.drop_rate in (0.0, 0.5)
+
+
+@pytest.mark.parametrize(
+    "check",
+    [
+        "check_no_attributes_set_in_init",
+        "check_parameters_default_constructible",
+        "check_get_params_invariance",
+        "check_set_params",
+        "check_estimator_cloneable",
+        "check_estimator_repr",
+        "check_estimators_unfitted",
+        "check_param_validation",
+        "check_mixin_order",
+    ],
+)
+def test_sklearn_checks_that_apply_to_image_estimators(check):
+    # the others fit on 2-d tabular X, which an image classifier rejects; and
+    # check_do_not_raise_errors_in_init_or_set_params passes ``kwargs=-1`` literally,
+    # which a **kwargs-routing estimator (like skorch's nets) cannot take
+    from sklearn.utils import estimator_checks
+
+    getattr(estimator_checks, check)("EmotionCNN", EmotionCNN())
+
+
+# ---------------------------------------------------------------------------- bad input
+
+
+@pytest.mark.parametrize(
+    "X, y, match",
+    [
+        (np.zeros((10, 48, 48), np.uint8), ["a", "b"] * 4, "X has 10 images but y has 8"),
+        (np.zeros((10, 48, 48), np.uint8), ["a"] * 10, "single class"),
+        (np.zeros((10, 2304), np.uint8), ["a", "b"] * 5, r"shape \(n, H, W\)"),
+        (np.full((10, 48, 48), np.nan), ["a", "b"] * 5, r"NaN"),
+        (np.zeros((10, 48, 48), np.uint8), np.linspace(0, 1, 10), "continuous"),
+    ],
+)
+def test_bad_input_is_named(X, y, match):
+    with pytest.raises(ValueError, match=match):
+        tiny().fit(X, y)
+
+
+def test_bad_params(faces):
+    X, y = faces
+    with pytest.raises(InvalidParameterError, match="lr"):
+        tiny(lr=-1).fit(X, y)
+    with pytest.raises(ValueError, match="unexpected parameter 'nonsense__x'"):
+        tiny(nonsense__x=1).fit(X, y)
+    with pytest.raises(ValueError, match="does not accept the module options"):
+        tiny(backbone="resnet18", module__widths=(2, 2)).fit(X, y)
+    with pytest.raises(ValueError, match="at least 75x75"):
+        tiny(backbone="InceptionV3", input_size=48).fit(X, y)
+    with pytest.raises(ValueError, match="CUDA is not available"):
+        if torch.cuda.is_available():
+            pytest.skip("CUDA present")
+        tiny(device="cuda").fit(X, y)
+
+
+def test_predict_before_fit():
+    with pytest.raises(NotFittedError):
+        EmotionCNN().predict(np.zeros((1, 48, 48), np.uint8))
+
+
+def test_predict_bad_input_is_named(fitted):
+    with pytest.raises(ValueError, match=r"X\[1\]"):
+        fitted.predict([np.zeros((48, 48)), np.full((48, 48), np.inf)])
+
+
+# ---------------------------------------------------------------------------- persistence
+
+
+def test_pickle_round_trip(fitted, faces):
+    X, _ = faces
+    again = pickle.loads(pickle.dumps(fitted))
+    np.testing.assert_array_equal(again.predict_proba(X), fitted.predict_proba(X))
+    np.testing.assert_array_equal(again.predict(X), fitted.predict(X))
+    assert again.history_[-1, "epoch"] == fitted.history_[-1, "epoch"]
+    assert pickle.loads(pickle.dumps(EmotionCNN(lr=0.3))).lr == 0.3
+
+
+def test_model_fitted_on_gpu_unpickles_on_cpu(fitted, faces):
+    if torch.cuda.is_available():
+        pytest.skip("needs a CPU-only machine")
+    X, _ = faces
+    state = fitted.__getstate__()
+    state["device_"] = torch.device("cuda", 0)  # as pickled on a GPU machine
+    blob = pickle.dumps(state)
+    again = EmotionCNN.__new__(EmotionCNN)
+    with pytest.warns(UserWarning, match="fitted on CUDA"):
+        again.__setstate__(pickle.loads(blob))
+    assert again.device_.type == "cpu"
+    np.testing.assert_array_equal(again.predict_proba(X), fitted.predict_proba(X))
+
+
+def test_safetensors_round_trip(fitted, faces, tmp_path):
+    from safetensors import safe_open
+
+    X, _ = faces
+    path = fitted.save(tmp_path / "model.safetensors", metrics={"acc": 0.5})
+    with safe_open(str(path), framework="pt") as fh:
+        config = json.loads(fh.metadata()["skfer"])
+        keys = set(fh.keys())
+    assert keys == set(fitted.module_.state_dict())
+    assert config["format_version"] == 1
+    assert config["architecture"] == "skfer_cnn" and config["backbone"] == "skfer_cnn"
+    assert config["classes"] == ["happy", "neutral", "sad"] and config["classes_kind"] == "str"
+    assert config["num_classes"] == 3 and config["in_chans"] == 1
+    assert config["input_size"] == [48, 48]
+    assert config["mean"] == [0.5077] and config["std"] == [0.255]
+    assert config["model_kwargs"] == {"widths": [4, 8, 8, 8]}
+    assert config["metrics"] == {"acc": 0.5} and config["tta"] is False
+    assert "skfer_version" in config
+    loaded = load_model(path)
+    np.testing.assert_array_equal(loaded.predict_proba(X), fitted.predict_proba(X))
+    np.testing.assert_array_equal(loaded.predict(X), fitted.predict(X))
+    assert loaded.classes_.tolist() == fitted.classes_.tolist()
+    assert loaded.metrics_ == {"acc": 0.5}
+    # the loaded model is an ordinary estimator: it clones, pickles and refits
+    assert clone(loaded).get_params()["module__widths"] == [4, 8, 8, 8]
+    again = pickle.loads(pickle.dumps(loaded))
+    np.testing.assert_array_equal(again.predict(X), fitted.predict(X))
+    assert EmotionCNN.from_pretrained(path).classes_.tolist() == ["happy", "neutral", "sad"]
+
+
+def test_safetensors_int_labels_and_tta(faces, tmp_path):
+    X, _ = faces
+    model = tiny(validation=None, tta=True).fit(X, np.array([0, 4, 6] * 16))
+    loaded = load_model(model.save(tmp_path / "m.safetensors"))
+    assert loaded.classes_.tolist() == [0, 4, 6] and loaded.classes_.dtype.kind == "i"
+    assert loaded.tta is True
+    np.testing.assert_array_equal(loaded.predict(X), model.predict(X))
+
+
+def test_save_rejects_float_labels(faces, tmp_path):
+    X, _ = faces
+    model = tiny(validation=None).fit(X, np.array([0.0, 1.0, 2.0] * 16))
+    with pytest.raises(ValueError, match="str or int labels"):
+        model.save(tmp_path / "m.safetensors")
+
+
+def test_load_errors(fitted, tmp_path):
+    from safetensors.torch import save_file
+
+    path = fitted.save(tmp_path / "model.safetensors")
+    truncated = tmp_path / "truncated.safetensors"
+    truncated.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    with pytest.raises(ValueError, match="truncated or corrupt"):
+        load_model(truncated)
+    with pytest.raises(FileNotFoundError, match="no shipped model"):
+        load_model(tmp_path / "absent.safetensors")
+    plain = tmp_path / "plain.safetensors"
+    save_file({"w": torch.zeros(2)}, str(plain))
+    with pytest.raises(ValueError, match="no skfer metadata"):
+        load_model(plain)
+    # a header claiming another architecture
+    state, config = _io.read_weights(path)
+    _io.write_weights(
+        tmp_path / "wrong.safetensors",
+        state,
+        {**config, "architecture": "resnet18", "model_kwargs": {}},
+    )
+    with pytest.raises(ValueError, match="do not fit architecture 'resnet18'"):
+        load_model(tmp_path / "wrong.safetensors")
+    _io.write_weights(tmp_path / "new.safetensors", state, {**config, "format_version": 2})
+    with pytest.raises(ValueError, match="format 2"):
+        load_model(tmp_path / "new.safetensors")
+
+
+def test_shipped_names_resolve(fitted, faces, tmp_path, monkeypatch):
+    X, _ = faces
+    fitted.save(tmp_path / "tiny.safetensors")
+    monkeypatch.setattr(_io, "WEIGHTS_DIR", tmp_path)
+    assert _io.shipped_models() == ["tiny"]
+    np.testing.assert_array_equal(load_model("tiny").predict(X), fitted.predict(X))
+    with pytest.raises(FileNotFoundError, match="shipped: tiny"):
+        load_model("fer2099")
+
+
+# ---------------------------------------------------------------------------- pretrained
+
+
+@pytest.fixture
+def empty_caches(tmp_path, monkeypatch):
+    """Point the Hugging Face and torch-hub caches at empty folders."""
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hf"))
+    monkeypatch.setattr(torch.hub, "_hub_dir", str(tmp_path / "torch_hub"))
+    return tmp_path
+
+
+def test_pretrained_true_offline_fails_fast_with_instructions(faces, empty_caches, monkeypatch):
+    X, y = faces
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+
+    def no_network(*args, **kwargs):
+        raise AssertionError("probed the network although HF_HUB_OFFLINE is set")
+
+    monkeypatch.setattr(_pretrained, "_reachable", no_network)
+    with pytest.raises(RuntimeError, match=r"No pretrained weights for 'resnet18'.*pretrained="):
+        tiny(backbone="resnet18", pretrained=True, module__widths=None).fit(X, y)
+
+
+def test_pretrained_true_unreachable_hub_fails(faces, empty_caches, monkeypatch):
+    X, y = faces
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    probed = []
+    monkeypatch.setattr(_pretrained, "_reachable", lambda host: probed.append(host) or False)
+    with pytest.raises(RuntimeError, match="unreachable"):
+        tiny(backbone="resnet18", pretrained=True, module__widths=None).fit(X, y)
+    assert "huggingface.co" in probed
+
+
+def test_pretrained_true_reads_the_hf_cache(faces, empty_caches, monkeypatch):
+    """Weights in the Hugging Face cache layout are used, head re-initialised."""
+    from safetensors.torch import save_file
+
+    X, y = faces
+    source = timm.create_model("resnet18", pretrained=False)
+    snapshot = empty_caches / "hf" / "models--timm--resnet18.a1_in1k" / "snapshots" / "abc"
+    snapshot.mkdir(parents=True)
+    save_file(source.state_dict(), str(snapshot / "model.safetensors"))
+    (snapshot.parent.parent / "refs").mkdir()
+    (snapshot.parent.parent / "refs" / "main").write_text("abc")
+    monkeypatch.setattr(_pretrained, "_reachable", lambda host: pytest.fail("network probed"))
+    stop = _stop_at_first_epoch()
+    model = tiny(backbone="resnet18", pretrained=True, module__widths=None, callbacks=[stop])
+    model.fit(X, y)
+    state = stop.seen["state"]
+    torch.testing.assert_close(state["layer1.0.conv1.weight"], source.layer1[0].conv1.weight)
+    # gray input: timm sums the RGB filters of the first convolution
+    torch.testing.assert_close(state["conv1.weight"], source.conv1.weight.sum(1, keepdim=True))
+    assert state["fc.weight"].shape == (3, 512)
+
+
+@pytest.mark.parametrize("suffix", [".safetensors", ".pth"])
+def test_pretrained_path(faces, tmp_path, suffix):
+    from safetensors.torch import save_file
+
+    X, y = faces
+    source = timm.create_model("resnet18", pretrained=False, num_classes=1000)
+    path = tmp_path / f"weights{suffix}"
+    if suffix == ".pth":
+        torch.save({"state_dict": source.state_dict()}, path)
+    else:
+        save_file(source.state_dict(), str(path))
+    stop = _stop_at_first_epoch()
+    rgb = np.repeat(X[..., None], 3, axis=3)
+    tiny(backbone="resnet18", pretrained=path, module__widths=None, callbacks=[stop]).fit(rgb, y)
+    state = stop.seen["state"]
+    torch.testing.assert_close(state["conv1.weight"], source.conv1.weight)
+    torch.testing.assert_close(state["layer4.1.bn2.running_var"], source.layer4[1].bn2.running_var)
+    assert state["fc.weight"].shape == (3, 512)
+
+
+def test_pretrained_path_errors(faces, fitted, tmp_path):
+    X, y = faces
+    with pytest.raises(FileNotFoundError, match="not found"):
+        tiny(pretrained=tmp_path / "nope.safetensors").fit(X, y)
+    path = fitted.save(tmp_path / "compact.safetensors")
+    with pytest.raises(ValueError, match="do not fit this backbone"):
+        tiny(backbone="resnet18", module__widths=None, pretrained=path).fit(X, y)
+    # an skfer model is a valid starting point for the same architecture
+    tiny(pretrained=str(path)).fit(X, np.array(["a", "b", "c", "d"] * 12))
+
+
+# ---------------------------------------------------------------------------- bigger backbones
+
+
+@pytest.mark.slow
+def test_inception_v3_upsamples_small_faces(faces):
+    X, y = faces
+    model = EmotionCNN("InceptionV3", max_epochs=1, batch_size=24, validation=None).fit(
+        X[:24], y[:24]
+    )
+    assert model.input_size_ == (75, 75) and model.architecture_ == "inception_v3"
+    assert model.predict(X[:3]).shape == (3,)
+
+
+@pytest.mark.slow
+def test_pipeline_face_cropper_xception(sfew_dir):
+    """Real SFEW faces through FaceCropper into Xception (tiny budget)."""
+    from skfer._images import read_image
+    from skfer.faces import FaceCropper
+    from skfer.pipeline import make_pipeline
+
+    paths, y = [], []
+    for folder in ("Happy", "Sad", "Surprise"):
+        files = sorted((sfew_dir / folder).glob("*.png"))[:6]
+        paths += files
+        y += [folder.lower()] * len(files)
+    X = [read_image(p) for p in paths]
+    pipe = make_pipeline(
+        FaceCropper(detector="haar"),  # the fast detector keeps the test lean
+        EmotionCNN("xception", max_epochs=1, batch_size=9, validation=None, random_state=0),
+    )
+    pipe.fit(X, y)
+    model = pipe[-1]
+    assert model.architecture_ == "legacy_xception" and model.input_size_ == (48, 48)
+    pred = pipe.predict(X)
+    assert pred.shape == (len(y),) and set(pred) <= set(y)
