@@ -33,6 +33,28 @@ _LAZY = {
     "read_image": "skfer._images",
     "check_image": "skfer._images",
     "check_images": "skfer._images",
+    # augmentation
+    "Augmenter": "skfer.augment",
+    # faces (skfer.faces)
+    "FaceCropper": "skfer.faces",
+    "Face": "skfer.faces",
+    "detect_faces": "skfer.faces",
+    "align_face": "skfer.faces",
+    # models (skfer.models)
+    "EmotionCNN": "skfer.models",
+    "load_model": "skfer.models",
+    "list_backbones": "skfer.models",
+    # label schemes, pipeline, evaluation
+    "EmotionLabelMapper": "skfer.labels",
+    "Pipeline": "skfer.pipeline",
+    "make_pipeline": "skfer.pipeline",
+    "CrossDatasetSplit": "skfer.evaluation",
+    "cross_dataset_report": "skfer.evaluation",
+    "plot_confusion_matrices": "skfer.evaluation",
+    "scheme_scorer": "skfer.evaluation",
+    "predict_in_scheme": "skfer.evaluation",
+    "proba_in_scheme": "skfer.evaluation",
+    "ImageResampler": "skfer.resample",
     # datasets (they live in skfer.datasets; re-exported for convenience)
     "get_data_home": "skfer.datasets",
     "load_fer2013": "skfer.datasets",
