@@ -180,6 +180,25 @@ def test_tta_averages_the_mirror(fitted, faces):
     np.testing.assert_allclose(with_tta.decision_function(X), (plain + mirrored) / 2, atol=1e-5)
 
 
+def test_fast_predictor_matches_the_trained_network(fitted, faces):
+    """Prediction runs a batch-norm-folded, channels-last copy; same answers, and
+    rebuilt when the weights change."""
+    X, _ = faces
+    fast, memory_format = fitted._predictor()
+    assert fast is not fitted.module_ and memory_format == torch.channels_last
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in fast.modules())
+    batch = fitted.preprocess_(torch.from_numpy(X)[:, None])
+    with torch.no_grad():
+        reference = torch.softmax(fitted.module_.eval()(batch).double(), 1).numpy()
+    np.testing.assert_allclose(fitted.predict_proba(X), reference, atol=1e-5)
+    assert fitted._predictor()[0] is fast  # cached
+    model = pickle.loads(pickle.dumps(fitted))
+    before = model.predict_proba(X)
+    with torch.no_grad():
+        model.module_.head.bias.add_(torch.tensor([10.0, 0.0, 0.0]))
+    assert (model.predict_proba(X)[:, 0] > before[:, 0]).all()
+
+
 def test_given_validation_set(faces):
     X, y = faces
     model = tiny(validation=(X[:12], y[:12])).fit(X, y)

@@ -122,6 +122,7 @@ def _make_net_class():
         augment_ = None
         rng_ = None
         amp_dtype_ = None
+        memory_format_ = None
 
         def get_iterator(self, dataset, training=False):
             return _Batches(dataset, self.batch_size, shuffle=training, generator=self.rng_)
@@ -130,6 +131,7 @@ def _make_net_class():
             x = x.to(self.device, non_blocking=True)
             augment = self.augment_ if self.module_.training else None
             x = self.preprocess_(x, augment, self.rng_)
+            x = x.contiguous(memory_format=self.memory_format_)
             with _autocast(x.device, self.amp_dtype_):
                 out = self.module_(x, **fit_params)
             return out.float()
@@ -647,7 +649,7 @@ class EmotionCNN(ClassifierMixin, BaseEstimator):
         with _seeded(seed, device):
             model = self._create_module(arch, len(classes), in_chans, nested["module"])
             preprocess = _Preprocess(in_chans, input_size, mean, std)
-            self._probe(model, preprocess, data[:1], arch)
+            memory_format = self._probe(model, preprocess, data[:2], arch)
             net = Net(
                 module=model,
                 criterion=torch.nn.CrossEntropyLoss,
@@ -670,6 +672,7 @@ class EmotionCNN(ClassifierMixin, BaseEstimator):
             net.augment_ = augment
             net.rng_ = torch.Generator().manual_seed(seed)
             net.amp_dtype_ = _amp_dtype(self.amp, device)
+            net.memory_format_ = memory_format
             net.fit(train_ds, None)
 
         self.classes_ = classes
@@ -699,15 +702,28 @@ class EmotionCNN(ClassifierMixin, BaseEstimator):
 
     @staticmethod
     def _probe(model, preprocess, sample, arch):
-        """One forward pass at the training size, so a size the backbone cannot take
-        fails here with a clear message rather than deep inside skorch."""
+        """One forward pass at the training size, so that a size the backbone cannot
+        take fails here with a clear message rather than deep inside skorch.
+
+        Returns the memory format to train in: channels-last (faster on CPU and GPU)
+        when the backbone runs with it, and moves ``model`` to it.
+        """
         import torch
 
         training = model.training
         model.eval()
+        batch = preprocess(sample)
         try:
-            with torch.inference_mode():
-                model(preprocess(sample))
+            try:  # not under inference_mode: .to() would make the weights inference tensors
+                model.to(memory_format=torch.channels_last)
+                with torch.no_grad():
+                    model(batch.contiguous(memory_format=torch.channels_last))
+                return torch.channels_last
+            except RuntimeError:
+                model.to(memory_format=torch.contiguous_format)
+                with torch.no_grad():
+                    model(batch)
+                return torch.contiguous_format
         except RuntimeError as exc:
             h, w = preprocess.input_size
             raise ValueError(
@@ -765,20 +781,41 @@ class EmotionCNN(ClassifierMixin, BaseEstimator):
         codes = self._logits(X).argmax(dim=1).numpy()
         return self.classes_[codes]
 
+    def _predictor(self):
+        """The network used for prediction: an optimised copy of ``module_`` (see
+        ``_inference``), rebuilt whenever ``module_`` or its weights change."""
+        import torch
+
+        from ._inference import optimize_for_inference
+
+        module = self.module_
+        tensors = [*module.parameters(), *module.buffers()]
+        key = (id(module), self._device(), tuple(t._version for t in tensors))
+        cache = getattr(self, "_predictor_cache", None)
+        if cache is None or cache[0] != key:
+            h, w = self.input_size_
+            gen = torch.Generator().manual_seed(0)
+            probe = torch.randint(0, 256, (2, self.in_chans_, h, w), generator=gen)
+            sample = self.preprocess_(probe.to(torch.uint8).to(self._device()))
+            cache = (key, *optimize_for_inference(module, sample))
+            self._predictor_cache = cache
+        return cache[1], cache[2]
+
     def _logits(self, X):
         import torch
 
         check_is_fitted(self, ("classes_", "module_"))
         images = check_images(X, stack=True)
         data = _images_to_tensor(images, self.in_chans_)
-        module, device = self.module_, self._device()
-        module.eval()
+        module, memory_format = self._predictor()
+        device = self._device()
         amp = _amp_dtype(self.amp, device)
         n, bs = len(data), int(self.batch_size)
         out = torch.empty((n, len(self.classes_)), dtype=torch.float32)
         with torch.inference_mode(), _autocast(device, amp):
             for start in range(0, n, bs):
                 batch = self.preprocess_(data[start : start + bs].to(device, non_blocking=True))
+                batch = batch.contiguous(memory_format=memory_format)
                 if self.tta:
                     logits = module(torch.cat([batch, batch.flip(-1)]))
                     logits = (logits[: len(batch)] + logits[len(batch) :]) / 2
@@ -949,6 +986,7 @@ class EmotionCNN(ClassifierMixin, BaseEstimator):
 
     def __getstate__(self):
         state = dict(super().__getstate__())  # a copy: object.__getstate__ gives __dict__
+        state.pop("_predictor_cache", None)
         module = state.pop("module_", None)
         if module is not None:
             state["_module_state"] = {
