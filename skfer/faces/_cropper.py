@@ -1,0 +1,247 @@
+"""FaceCropper: the transformer from images or frames to aligned face crops."""
+
+from __future__ import annotations
+
+import os
+from numbers import Integral, Real
+
+import numpy as np
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils._param_validation import Interval, StrOptions
+
+from .._images import to_gray, to_rgb
+from ._align import DEFAULT_EYE_LEVEL, DEFAULT_MARGIN, _check_geometry, _warp, alignment_matrix
+from ._detectors import DEFAULT_DETECTOR, _load_image, detect_faces, parse_detector
+
+__all__ = ["FaceCropper"]
+
+
+class FaceCropper(TransformerMixin, BaseEstimator):
+    """Detect, align and crop one face per image: the same number of rows out as in.
+
+    ``fit`` learns nothing; ``transform`` runs :func:`~skfer.faces.detect_faces` on each
+    image, keeps one face (``select``), aligns it with :func:`~skfer.faces.align_face`
+    and returns the crops. Images where no face is found are handled by ``on_missing``
+    and recorded in ``fallback_``.
+
+    Parameters
+    ----------
+    detector : str, default="hog+cnn"
+        Detector name, or names chained with ``"+"`` (the next one runs only where the
+        previous found nothing): ``"haar"``, ``"hog"``, ``"cnn"``, ``"mtcnn"``,
+        ``"yunet"``. The default finds a face in all 84 SFEW test frames; ``"yunet"``
+        (extra ``skfer[yunet]``) does too and is the fastest (see
+        ``benchmarks/results/detectors.md``).
+    align : bool, default=True
+        Rotate so the eyes are level and scale to a fixed inter-ocular distance, using
+        landmarks (the detector's own, or dlib's 68-point predictor). ``False`` skips the
+        landmarks: a faster, axis-aligned crop placed from the detector's box.
+    size : int, default=48
+        Side of the square crops.
+    margin : float, default=0.85
+        Distance from each eye centre to the side of the crop, in inter-ocular distances
+        (FER2013's framing; see :func:`~skfer.faces.align_face`).
+    eye_level : float, default=0.38
+        Height of the eye line, as a fraction of ``size`` from the top.
+    grayscale : bool, default=True
+        Return ``(n, size, size)`` gray crops, else ``(n, size, size, 3)`` RGB.
+    select : {"largest", "best", "central"}, default="largest"
+        Which face to keep when there are several: the largest box, the highest
+        detector score, or the box whose centre is nearest the image centre.
+    on_missing : {"full", "center", "raise"}, default="full"
+        When no face is found: resize the whole image to ``size x size`` (what a
+        pre-cropped 48x48 FER2013 face needs), crop its central square and resize
+        it, or raise ``ValueError`` naming the row (and path).
+    min_size : float, optional
+        Smallest face to consider, in image pixels (see :func:`detect_faces`).
+    work_size : int, optional
+        Longer side of the image during detection (see :func:`detect_faces`).
+    n_jobs : int, optional
+        Images processed in parallel threads (joblib); ``None`` means 1, ``-1`` all
+        cores. Results do not depend on it.
+
+    Attributes
+    ----------
+    fallback_ : ndarray of bool, shape (n_samples,)
+        Set by every call to ``transform``: ``True`` for the rows where no face was found
+        and ``on_missing`` was applied. ``fallback_.sum()`` counts detection failures.
+    faces_ : list of (Face or None)
+        Set by ``transform``: the face kept for each row, in that image's pixels.
+    n_faces_ : ndarray of int, shape (n_samples,)
+        Set by ``transform``: how many faces were found in each row.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skimage.data import astronaut
+    >>> from skfer import FaceCropper
+    >>> X = [astronaut(), np.zeros((48, 48), np.uint8)]
+    >>> cropper = FaceCropper(detector="hog")
+    >>> cropper.fit_transform(X).shape
+    (2, 48, 48)
+    >>> cropper.fallback_.tolist()
+    [False, True]
+    """
+
+    _parameter_constraints = {
+        "detector": [str],
+        "align": ["boolean"],
+        "size": [Interval(Integral, 8, None, closed="left")],
+        "margin": [Interval(Real, 0, 10, closed="both")],
+        "eye_level": [Interval(Real, 0, 1, closed="neither")],
+        "grayscale": ["boolean"],
+        "select": [StrOptions({"largest", "best", "central"})],
+        "on_missing": [StrOptions({"full", "center", "raise"})],
+        "min_size": [Interval(Real, 0, None, closed="left"), None],
+        "work_size": [Interval(Integral, 1, None, closed="left"), None],
+        "n_jobs": [Integral, None],
+    }
+
+    def __init__(
+        self,
+        *,
+        detector=DEFAULT_DETECTOR,
+        align=True,
+        size=48,
+        margin=DEFAULT_MARGIN,
+        eye_level=DEFAULT_EYE_LEVEL,
+        grayscale=True,
+        select="largest",
+        on_missing="full",
+        min_size=None,
+        work_size=None,
+        n_jobs=None,
+    ):
+        self.detector = detector
+        self.align = align
+        self.size = size
+        self.margin = margin
+        self.eye_level = eye_level
+        self.grayscale = grayscale
+        self.select = select
+        self.on_missing = on_missing
+        self.min_size = min_size
+        self.work_size = work_size
+        self.n_jobs = n_jobs
+
+    def _validate(self):
+        self._validate_params()
+        parse_detector(self.detector)
+        _check_geometry(self.size, self.margin, self.eye_level)
+
+    def fit(self, X=None, y=None):
+        """Check the parameters; nothing is learned.
+
+        Parameters
+        ----------
+        X : ignored
+        y : ignored
+
+        Returns
+        -------
+        self
+        """
+        self._validate()
+        return self
+
+    def transform(self, X) -> np.ndarray:
+        """Return one aligned face crop per image.
+
+        Parameters
+        ----------
+        X : array-like of shape (n, H, W[, 3]), or a sequence of images or paths
+            Images may differ in size; paths are read when their row is processed.
+
+        Returns
+        -------
+        ndarray of uint8, shape (n, size, size) or (n, size, size, 3)
+        """
+        from joblib import Parallel, delayed
+
+        self._validate()
+        rows = _rows(X)
+        jobs = (delayed(self._crop_row)(item, i) for i, item in enumerate(rows))
+        results = Parallel(n_jobs=self.n_jobs, prefer="threads")(jobs)
+        crops, faces, counts = zip(*results)
+        self.faces_ = list(faces)
+        self.fallback_ = np.array([f is None for f in faces], dtype=bool)
+        self.n_faces_ = np.array(counts, dtype=int)
+        return np.stack(crops)
+
+    def _crop_row(self, item, i):
+        name = f"X[{i}]" + (f" ({str(item)!r})" if isinstance(item, (str, os.PathLike)) else "")
+        try:
+            image = _load_image(item, f"X[{i}]")
+        except (OSError, ValueError) as exc:
+            raise type(exc)(f"X[{i}]: {exc}") from exc
+        faces = detect_faces(
+            image,
+            detector=self.detector,
+            min_size=self.min_size,
+            work_size=self.work_size,
+            landmarks=self.align,
+        )
+        image = to_gray(image) if self.grayscale else to_rgb(image)
+        if not faces:
+            return self._fallback(image, name), None, 0
+        face = self._choose(faces, image.shape)
+        M = alignment_matrix(face, size=self.size, margin=self.margin, eye_level=self.eye_level)
+        return _warp(image, M, self.size), face, len(faces)
+
+    def _choose(self, faces, shape):
+        if self.select == "best":
+            return max(faces, key=lambda f: f.score)
+        if self.select == "central":
+            cy, cx = shape[0] / 2, shape[1] / 2
+            return min(faces, key=lambda f: (f.center[0] - cx) ** 2 + (f.center[1] - cy) ** 2)
+        return faces[0]  # detect_faces sorts by area
+
+    def _fallback(self, image, name):
+        import cv2
+
+        if self.on_missing == "raise":
+            raise ValueError(
+                f"{name}: no face found by detector {self.detector!r}; use "
+                "on_missing='full' or 'center' to keep such rows."
+            )
+        if self.on_missing == "center":
+            h, w = image.shape[:2]
+            side = min(h, w)
+            top, left = (h - side) // 2, (w - side) // 2
+            image = image[top : top + side, left : left + side]
+        h, w = image.shape[:2]
+        interp = cv2.INTER_AREA if max(h, w) > self.size else cv2.INTER_LINEAR
+        return cv2.resize(image, (self.size, self.size), interpolation=interp)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.requires_fit = False
+        tags.input_tags.two_d_array = False
+        tags.input_tags.three_d_array = True
+        return tags
+
+
+def _rows(X):
+    """The rows of ``X`` as a sequence, with the container checks of ``check_images``."""
+    if isinstance(X, (str, os.PathLike)):
+        raise ValueError(
+            f"Expected a collection of images or paths, got a single path {str(X)!r}; "
+            "wrap it in a list."
+        )
+    if isinstance(X, np.ndarray) and X.dtype != object:
+        if X.ndim not in (3, 4):
+            raise ValueError(
+                "Expected images as an array of shape (n, H, W) or (n, H, W, C); "
+                f"got shape {X.shape}."
+            )
+        rows = X
+    else:
+        try:
+            rows = list(X)
+        except TypeError:
+            raise ValueError(
+                f"Expected a collection of images or paths, got {type(X).__name__}."
+            ) from None
+    if len(rows) == 0:
+        raise ValueError("Expected at least one image, got an empty collection (0 samples).")
+    return rows
