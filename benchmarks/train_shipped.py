@@ -109,7 +109,10 @@ def main() -> None:
     decay = [p for n, p in model.named_parameters() if p.ndim > 1]
     no_decay = [p for n, p in model.named_parameters() if p.ndim <= 1]
     optimizer = torch.optim.SGD(
-        [{"params": decay, "weight_decay": args.weight_decay}, {"params": no_decay, "weight_decay": 0}],
+        [
+            {"params": decay, "weight_decay": args.weight_decay},
+            {"params": no_decay, "weight_decay": 0},
+        ],
         lr=args.lr,
         momentum=0.9,
         nesterov=True,
@@ -167,7 +170,7 @@ def main() -> None:
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
-            total_loss += float(loss) * len(idx)
+            total_loss += float(loss.detach()) * len(idx)
             correct += int((logits.argmax(1) == y).sum())
         epoch_seconds = time.perf_counter() - t0
         train_seconds += epoch_seconds
@@ -224,7 +227,7 @@ def main() -> None:
     }
     say(json.dumps(metrics))
 
-    from safetensors.torch import save_file
+    from skfer.models._io import write_weights
 
     config = {
         "format_version": 1,
@@ -242,10 +245,11 @@ def main() -> None:
         "tta": tta,
         "metrics": metrics,
     }
-    weights_dir = ROOT / "skfer" / "models" / "weights"
-    weights_dir.mkdir(parents=True, exist_ok=True)
-    state = {k: v.contiguous() for k, v in model.state_dict().items()}
-    save_file(state, weights_dir / f"{args.name}.safetensors", metadata={"skfer": json.dumps(config)})
+    write_weights(
+        ROOT / "skfer" / "models" / "weights" / f"{args.name}.safetensors",
+        model.state_dict(),
+        config,
+    )
     (results_dir / f"train_{args.name}.json").write_text(
         json.dumps({"config": config, "history": history}, indent=2)
     )
