@@ -55,6 +55,13 @@ _LAZY = {
     "predict_in_scheme": "skfer.evaluation",
     "proba_in_scheme": "skfer.evaluation",
     "ImageResampler": "skfer.resample",
+    # film analysis (skfer.video)
+    "analyze_video": "skfer.video",
+    "analyze_images": "skfer.video",
+    "film_profile": "skfer.video",
+    "plot_timeline": "skfer.video",
+    "plot_tracks": "skfer.video",
+    "annotate_image": "skfer.video",
     # datasets (they live in skfer.datasets; re-exported for convenience)
     "get_data_home": "skfer.datasets",
     "load_fer2013": "skfer.datasets",

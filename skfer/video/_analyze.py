@@ -1,0 +1,439 @@
+"""From a video (or still images) to a table of faces, emotions and valence/arousal.
+
+The work per sampled frame is: detect every face (:func:`skfer.faces.detect_faces`),
+align each (:func:`skfer.faces.align_face`), give it a track id
+(:class:`FaceTracker`) and put its crop in a buffer. The buffer is classified in
+one batch every ``batch_size`` faces, across frames, so the model runs on full
+batches however few faces each frame has.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Sequence
+from numbers import Integral
+
+import numpy as np
+
+from ..emotions import SCHEMES, VALENCE_AROUSAL, normalize_emotion
+from ._frames import check_sampling, open_video, read_sampled
+from ._tracking import FaceTracker, ShotCuts
+
+__all__ = ["VIDEO_DETECTOR", "analyze_images", "analyze_video"]
+
+#: Default detector of :func:`analyze_video`. ``skfer.faces.DEFAULT_DETECTOR``
+#: (``"hog+cnn"``) runs dlib's CNN on every frame where HOG finds nobody, which in a
+#: film (many frames show no face) costs seconds per such frame on a CPU; HOG alone
+#: keeps the analysis at frame-rate speeds (see ``benchmarks/results/video_throughput.md``).
+VIDEO_DETECTOR = "hog"
+
+BOX_COLUMNS = ("x", "y", "w", "h", "score")
+_RESERVED = {"time", "frame", "track", "image", "face", "label", "valence", "arousal", *BOX_COLUMNS}
+
+
+def resolve_model(model):
+    """``None`` -> the shipped ``"fer2013"`` model; a name or path -> :func:`skfer.load_model`."""
+    if model is None:
+        model = "fer2013"
+    if isinstance(model, (str, os.PathLike)):
+        from ..models import load_model
+
+        return load_model(model)
+    missing = [attr for attr in ("predict_proba", "classes_") if not hasattr(model, attr)]
+    if missing:
+        raise ValueError(
+            f"model must be a fitted classifier with predict_proba and classes_ (e.g. a "
+            f"fitted EmotionCNN), a model file or a shipped model name; "
+            f"{type(model).__name__} has no {' or '.join(missing)}."
+        )
+    return model
+
+
+def check_batch_size(batch_size) -> int:
+    if isinstance(batch_size, bool) or not isinstance(batch_size, Integral) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}.")
+    return int(batch_size)
+
+
+class FaceClassifier:
+    """Buffers face crops with their row data and classifies them in batches.
+
+    Reads the model's probabilities in a label scheme (through
+    :func:`skfer.evaluation.proba_in_scheme`) and turns them into valence and arousal.
+    """
+
+    def __init__(self, model, *, scheme, batch_size: int, crop_size: int):
+        self.model = model
+        self.batch_size = check_batch_size(batch_size)
+        if isinstance(crop_size, bool) or not isinstance(crop_size, Integral) or crop_size < 8:
+            raise ValueError(f"crop_size must be an integer >= 8, got {crop_size!r}.")
+        self.crop_size = int(crop_size)
+        # a 3-channel model gets colour crops, others gray ones (FER2013's)
+        self.grayscale = getattr(model, "in_chans_", 1) != 3
+        classes = np.asarray(model.classes_)
+        self.classes = classes
+        self.labels, self.to_scheme = _scheme_matrix(classes, scheme)
+        clash = sorted(_RESERVED.intersection(map(str, self.labels)))
+        if clash:
+            raise ValueError(
+                f"The model's labels {clash} clash with the timeline's own column names."
+            )
+        self.va = _valence_arousal_matrix(classes)
+        self._rows: list[dict] = []
+        self._crops: list[np.ndarray] = []
+        self._pending: list[dict] = []
+
+    def add(self, rows: list[dict], crops: np.ndarray) -> None:
+        self._pending.extend(rows)
+        self._crops.extend(crops)
+        if len(self._crops) >= self.batch_size:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self._crops:
+            return
+        proba = np.asarray(self.model.predict_proba(np.stack(self._crops)), dtype=float)
+        if proba.shape != (len(self._crops), len(self.classes)):
+            raise ValueError(
+                f"model.predict_proba returned shape {proba.shape}; expected "
+                f"({len(self._crops)}, {len(self.classes)}) to match classes_."
+            )
+        scheme_proba = proba @ self.to_scheme
+        total = scheme_proba.sum(axis=1, keepdims=True)
+        scheme_proba = np.divide(
+            scheme_proba, total, out=np.zeros_like(scheme_proba), where=total > 0
+        )
+        best = scheme_proba.argmax(axis=1)
+        va = proba @ self.va if self.va is not None else np.full((len(proba), 2), np.nan)
+        for row, p, k, (valence, arousal) in zip(self._pending, scheme_proba, best, va):
+            row.update(zip(self.labels, p.tolist()))
+            row["label"] = self.labels[k]
+            row["valence"], row["arousal"] = float(valence), float(arousal)
+            self._rows.append(row)
+        self._crops.clear()
+        self._pending = []
+
+    def table(self, key_columns: Sequence[str]):
+        import pandas as pd
+
+        self.flush()
+        columns = [*key_columns, *BOX_COLUMNS, *self.labels, "label", "valence", "arousal"]
+        frame = pd.DataFrame(self._rows, columns=columns)
+        for column in key_columns:
+            frame[column] = frame[column].astype(float if column == "time" else int)
+        numeric = [*BOX_COLUMNS, *self.labels, "valence", "arousal"]
+        frame[numeric] = frame[numeric].astype(float)
+        frame["label"] = frame["label"].astype(object)
+        return frame
+
+
+def _scheme_matrix(classes: np.ndarray, scheme) -> tuple[list, np.ndarray]:
+    """Scheme labels in display order and the (n_classes, n_labels) summing matrix."""
+    if scheme is None:
+        return [c.item() if hasattr(c, "item") else c for c in classes], np.eye(len(classes))
+    from ..evaluation import proba_in_scheme
+    from ..labels import resolve_scheme
+
+    try:
+        matrix, labels = proba_in_scheme(np.eye(len(classes)), classes, scheme)
+    except ValueError as exc:
+        raise ValueError(
+            f"Cannot read the model's classes {list(classes)} in label scheme {scheme!r}: "
+            f"{exc} Pass scheme=None to keep the model's own classes."
+        ) from None
+    # display order: as skfer.emotions.SCHEMES lists a named scheme, else first appearance
+    mapping = SCHEMES[scheme] if isinstance(scheme, str) and scheme in SCHEMES else None
+    mapping = mapping or resolve_scheme(scheme)
+    order = list(dict.fromkeys(v for v in mapping.values() if v is not None))
+    labels = labels.tolist()
+    index = [labels.index(label) for label in order if label in labels]
+    return [labels[i] for i in index], matrix[:, index]
+
+
+def _valence_arousal_matrix(classes: np.ndarray) -> np.ndarray | None:
+    """(n_classes, 2) coordinates, or None when a class is not an emotion."""
+    try:
+        names = [normalize_emotion(c) for c in classes]
+    except ValueError:
+        return None
+    return np.array([VALENCE_AROUSAL[name] for name in names], dtype=float)
+
+
+def _detect_and_align(frame, *, detector, min_size, work_size, landmarks, crop_size, grayscale):
+    from ..faces import align_face, detect_faces
+
+    faces = detect_faces(
+        frame, detector=detector, min_size=min_size, work_size=work_size, landmarks=landmarks
+    )
+    if not faces:
+        return faces, None
+    return faces, align_face(frame, faces, size=crop_size, grayscale=grayscale)
+
+
+def _box_row(face) -> dict:
+    x, y, w, h = face.box
+    return {"x": x, "y": y, "w": w, "h": h, "score": face.score}
+
+
+def _check_detector(detector) -> None:
+    from ..faces._detectors import parse_detector
+
+    parse_detector(detector)
+
+
+def analyze_video(
+    path: str | os.PathLike,
+    model=None,
+    *,
+    every: float | None = 0.5,
+    every_n_frames: int | None = None,
+    detector: str = VIDEO_DETECTOR,
+    scheme: str | None = "ekman7",
+    batch_size: int = 64,
+    min_size: float | None = None,
+    work_size: int | None = None,
+    landmarks: bool = True,
+    crop_size: int = 48,
+    iou_threshold: float = 0.3,
+    max_distance: float = 0.5,
+    max_gap: int = 2,
+    cut_threshold: float | None = 0.3,
+    progress: bool = False,
+):
+    """Emotion timeline of a film: one row per face per sampled frame, linked into tracks.
+
+    The video is read as a stream with OpenCV (one frame in memory at a time), so
+    memory does not grow with the film's length. Each sampled frame's faces are
+    detected and aligned; their crops are classified in batches across frames; boxes
+    are linked across frames into face tracks (see :class:`~skfer.video.FaceTracker`).
+
+    Parameters
+    ----------
+    path : path-like
+        A video file OpenCV's FFmpeg backend decodes (mp4, avi, mkv, mov...).
+    model : EmotionCNN, classifier, str or path-like, optional
+        A fitted classifier with ``predict_proba`` and ``classes_`` taking
+        ``(n, crop_size, crop_size)`` uint8 faces (RGB ``(..., 3)`` when its
+        ``in_chans_`` is 3), a model file, or a shipped model name. Default: the
+        shipped ``"fer2013"`` model.
+    every : float, default=0.5
+        Seconds between sampled frames: the first frame of every ``every``-second slot
+        is analysed (see :func:`~skfer.video.iter_frames`).
+    every_n_frames : int, optional
+        Analyse every n-th frame instead; takes precedence over ``every``.
+    detector : str, default="hog"
+        Face detector (names as :func:`skfer.faces.detect_faces` takes them). The
+        default is the fastest detector that ships with skfer's required dependencies;
+        ``"yunet"`` (extra) is faster still, ``"hog+cnn"`` finds more faces but is
+        slow on frames without any.
+    scheme : {"ekman7", "top4", "clusters", "valence"}, mapping or None, default="ekman7"
+        Label scheme of the probability columns and ``label``: the model's
+        probabilities are summed per scheme label over the emotions the scheme keeps
+        and renormalised (:func:`skfer.evaluation.proba_in_scheme`). ``None`` keeps
+        the model's own classes (needed for models whose classes are not emotions).
+    batch_size : int, default=64
+        Faces classified together.
+    min_size, work_size, landmarks
+        Passed to :func:`~skfer.faces.detect_faces`. ``landmarks=False`` skips dlib's
+        landmark predictor for detectors without their own landmarks (faster; the
+        crop is then placed from the box, not rotated).
+    crop_size : int, default=48
+        Side of the aligned crops given to the model (FER2013's framing at 48).
+    iou_threshold, max_distance, max_gap
+        Tracking (see :class:`~skfer.video.FaceTracker`); ``max_gap`` counts sampled
+        frames a track may miss and still continue.
+    cut_threshold : float or None, default=0.3
+        Every track ends at a shot cut: a colour-histogram distance of at least this
+        between two sampled frames (see :class:`~skfer.video.ShotCuts`). ``None``
+        links faces across cuts.
+    progress : bool, default=False
+        Show a tqdm progress bar with an ETA on stderr.
+
+    Returns
+    -------
+    timeline : pandas.DataFrame
+        One row per detected face per sampled frame, in frame order (largest face
+        first within a frame), with columns
+
+        - ``time`` (s), ``frame`` (index in the video), ``track`` (0, 1...);
+        - ``x, y, w, h`` (box in frame pixels), ``score`` (detector confidence);
+        - one probability column per label of the scheme (they sum to 1);
+        - ``label``: the most probable one;
+        - ``valence``, ``arousal`` in [-1, 1]: the mean of
+          :data:`skfer.emotions.VALENCE_AROUSAL` weighted by the model's emotion
+          probabilities (before the scheme is applied). The coordinates are those
+          of the NRC Valence, Arousal and Dominance Lexicon (Mohammad, ACL 2018)
+          for each emotion's word, rescaled to [-1, 1], with neutral at the origin.
+          NaN when the model's classes are not emotions.
+
+        Sampled frames without faces add no row; a film without faces gives an
+        empty table with these columns. ``timeline.attrs`` records ``source``,
+        ``fps``, ``step`` (seconds between samples), ``duration``, ``n_sampled``
+        (frames analysed), ``scheme``, ``labels`` and ``detector``.
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``path`` or a model file does not exist.
+    ValueError
+        For a file that is empty or not a readable video, or invalid arguments.
+
+    See Also
+    --------
+    film_profile : per-track and whole-film summaries of a timeline.
+    plot_timeline, plot_tracks : the timeline as PNG figures.
+
+    Examples
+    --------
+    >>> from skfer.video import analyze_video
+    >>> timeline = analyze_video("film.mp4", every=1.0)  # doctest: +SKIP
+    >>> timeline.groupby("track")["label"].agg(lambda s: s.mode()[0])  # doctest: +SKIP
+    """
+    every, every_n = check_sampling(every, every_n_frames)
+    _check_detector(detector)
+    tracker = FaceTracker(iou_threshold=iou_threshold, max_distance=max_distance, max_gap=max_gap)
+    tracker.reset()
+    cuts = ShotCuts(cut_threshold)
+    capture, info = open_video(path)
+    try:
+        classifier = FaceClassifier(
+            resolve_model(model), scheme=scheme, batch_size=batch_size, crop_size=crop_size
+        )
+    except BaseException:
+        capture.release()
+        raise
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(
+            total=info.n_frames or None,
+            unit="frame",
+            desc=os.path.basename(info.path),
+            dynamic_ncols=True,
+            leave=True,
+        )
+    n_sampled = 0
+    try:
+        frames = read_sampled(
+            capture, info, every=every, every_n=every_n, on_frame=bar.update if bar else None
+        )
+        for index, time, frame in frames:
+            n_sampled += 1
+            faces, crops = _detect_and_align(
+                frame,
+                detector=detector,
+                min_size=min_size,
+                work_size=work_size,
+                landmarks=landmarks,
+                crop_size=classifier.crop_size,
+                grayscale=classifier.grayscale,
+            )
+            if cuts.is_cut(frame):
+                tracker.end_tracks()
+            del frame
+            tracks = tracker.update([f.box for f in faces])
+            if faces:
+                rows = [
+                    {"time": time, "frame": index, "track": int(t), **_box_row(f)}
+                    for f, t in zip(faces, tracks)
+                ]
+                classifier.add(rows, crops)
+    finally:
+        capture.release()
+        if bar is not None:
+            bar.close()
+    timeline = classifier.table(["time", "frame", "track"])
+    step = every if every_n is None else (every_n / info.fps if info.fps > 0 else math.nan)
+    timeline.attrs.update(
+        source=info.path,
+        fps=info.fps,
+        step=step,
+        duration=info.duration,
+        n_sampled=n_sampled,
+        scheme=scheme if isinstance(scheme, str) or scheme is None else "custom",
+        labels=list(classifier.labels),
+        detector=detector,
+    )
+    return timeline
+
+
+def analyze_images(
+    images,
+    model=None,
+    *,
+    detector: str | None = None,
+    scheme: str | None = "ekman7",
+    batch_size: int = 64,
+    min_size: float | None = None,
+    work_size: int | None = None,
+    landmarks: bool = True,
+    crop_size: int = 48,
+):
+    """Every face in still images with its emotion: the one-frame case of :func:`analyze_video`.
+
+    Parameters
+    ----------
+    images : sequence of images or paths
+        RGB or gray arrays (anything :func:`skfer.check_image` accepts) or image files.
+    model, scheme, batch_size, min_size, work_size, landmarks, crop_size
+        As :func:`analyze_video`.
+    detector : str, optional
+        Default: :data:`skfer.faces.DEFAULT_DETECTOR` (``"hog+cnn"``): thorough, as
+        photos are few.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per face: ``image`` (position in ``images``), ``face`` (0 = largest in
+        its image), ``x, y, w, h, score``, one probability column per scheme label,
+        ``label``, ``valence``, ``arousal``. Images without faces add no row.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skimage.data import astronaut
+    >>> from sklearn.dummy import DummyClassifier
+    >>> from skfer.video import analyze_images
+    >>> model = DummyClassifier(strategy="prior").fit(np.zeros((4, 1)), ["happy"] * 3 + ["sad"])
+    >>> table = analyze_images([astronaut()], model, detector="hog")
+    >>> first = table.iloc[0]
+    >>> int(first["face"]), first["label"], round(float(first["happy"]), 2), round(first["x"])
+    (0, 'happy', 0.75, 184)
+    """
+    from .._images import check_image, read_image
+    from ..faces import DEFAULT_DETECTOR
+
+    detector = DEFAULT_DETECTOR if detector is None else detector
+    _check_detector(detector)
+    if isinstance(images, (str, os.PathLike)) or (
+        isinstance(images, np.ndarray)
+        and images.ndim in (2, 3)
+        and images.dtype != object
+        and (images.ndim == 2 or images.shape[-1] in (3, 4))
+    ):
+        raise ValueError(
+            "images must be a sequence of images or paths; wrap a single image or path in a list."
+        )
+    classifier = FaceClassifier(
+        resolve_model(model), scheme=scheme, batch_size=batch_size, crop_size=crop_size
+    )
+    for i, image in enumerate(images):
+        if isinstance(image, (str, os.PathLike)):
+            image = read_image(image)
+        else:
+            image = check_image(image, name=f"images[{i}]")
+        faces, crops = _detect_and_align(
+            image,
+            detector=detector,
+            min_size=min_size,
+            work_size=work_size,
+            landmarks=landmarks,
+            crop_size=classifier.crop_size,
+            grayscale=classifier.grayscale,
+        )
+        if faces:
+            rows = [{"image": i, "face": k, **_box_row(f)} for k, f in enumerate(faces)]
+            classifier.add(rows, crops)
+    return classifier.table(["image", "face"])
