@@ -140,6 +140,15 @@ def test_int_labels_are_returned_not_indices(faces):
     assert model.predict(X).dtype.kind == "i"
 
 
+def test_binary_decision_function_follows_sklearn(faces):
+    X, y = faces
+    keep = y != "neutral"
+    model = tiny(validation=None).fit(X[keep], y[keep])
+    scores = model.decision_function(X)
+    assert scores.shape == (len(X),)
+    np.testing.assert_array_equal(model.predict(X), model.classes_[(scores > 0).astype(int)])
+
+
 def test_emotion_codes_and_names_mix_is_rejected(faces):
     X, _ = faces
     y = np.array(["happy", 3, "sad"] * 16, dtype=object)
@@ -197,6 +206,24 @@ def test_fast_predictor_matches_the_trained_network(fitted, faces):
     with torch.no_grad():
         model.module_.head.bias.add_(torch.tensor([10.0, 0.0, 0.0]))
     assert (model.predict_proba(X)[:, 0] > before[:, 0]).all()
+
+
+def test_input_size_options(faces):
+    X, y = faces
+    assert tiny(input_size=32, validation=None).fit(X, y).input_size_ == (32, 32)
+    assert tiny(input_size="native", validation=None).fit(X, y).input_size_ == (48, 48)
+    model = tiny(input_size=(40, 36), validation=None).fit(X[:, :40, :36], y)
+    assert model.input_size_ == (40, 36) and model.predict(X).shape == (len(X),)
+
+
+def test_verbose_logs_epochs_and_silent_otherwise(faces, capsys):
+    X, y = faces
+    tiny(max_epochs=2).fit(X, y)
+    assert capsys.readouterr().out == ""
+    tiny(max_epochs=2, verbose=1).fit(X, y)
+    out = capsys.readouterr().out
+    assert "training skfer_cnn on cpu" in out and "valid_acc" in out
+    assert len([line for line in out.splitlines() if line.strip()[:1].isdigit()]) == 2
 
 
 def test_given_validation_set(faces):
@@ -539,6 +566,23 @@ def test_pretrained_true_reads_the_hf_cache(faces, empty_caches, monkeypatch):
     # gray input: timm sums the RGB filters of the first convolution
     torch.testing.assert_close(state["conv1.weight"], source.conv1.weight.sum(1, keepdim=True))
     assert state["fc.weight"].shape == (3, 512)
+
+
+def test_pretrained_true_reads_the_torch_hub_cache(faces, empty_caches, monkeypatch):
+    """Weights timm would download from a URL are found in torch hub's checkpoints."""
+    X, y = faces
+    source = timm.create_model("mobilenetv2_100", pretrained=False)
+    url = timm.get_pretrained_cfg("mobilenetv2_100").url
+    target = empty_caches / "torch_hub" / "checkpoints" / url.rsplit("/", 1)[-1]
+    target.parent.mkdir(parents=True)
+    torch.save(source.state_dict(), target)
+    monkeypatch.setattr(_pretrained, "_reachable", lambda host: pytest.fail("network probed"))
+    stop = _stop_at_first_epoch()
+    rgb = np.repeat(X[..., None], 3, axis=3)
+    model = tiny(backbone="MobileNetV2", pretrained=True, module__widths=None, callbacks=[stop])
+    model.fit(rgb, y)
+    torch.testing.assert_close(stop.seen["state"]["conv_stem.weight"], source.conv_stem.weight)
+    assert stop.seen["state"]["classifier.weight"].shape == (3, 1280)
 
 
 @pytest.mark.parametrize("suffix", [".safetensors", ".pth"])

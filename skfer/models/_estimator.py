@@ -25,6 +25,9 @@ __all__ = ["EmotionCNN"]
 # or, for ``module__*``, to ``timm.create_model``
 _NESTED_PREFIXES = ("module", "optimizer", "criterion", "callbacks")
 _OPTIMIZERS = {"sgd": "SGD", "adam": "Adam", "adamw": "AdamW"}
+# activations of larger CPU batches overflow the caches: 32-64 faces per batch were
+# 10-25 % faster than 128 (and 2x faster than 256) on the compact CNNs
+_CPU_PREDICT_BATCH = 64
 
 
 class _Preprocess:
@@ -216,7 +219,8 @@ class EmotionCNN(ClassifierMixin, BaseEstimator):
         Xception).
     max_epochs : int, default=25
     batch_size : int, default=128
-        Training and prediction batch size.
+        Training and prediction batch size (prediction on the CPU uses at most 64,
+        which keeps activations in cache).
     lr : float, default=0.1
         Initial learning rate.
     optimizer : {"sgd", "adam", "adamw"} or torch optimizer class, default="sgd"
@@ -267,8 +271,12 @@ class EmotionCNN(ClassifierMixin, BaseEstimator):
         Per-epoch training log (``train_loss``, ``valid_loss``, ``valid_acc``...).
     architecture_ : str
         The timm architecture.
-    in_chans_, input_size_, mean_, std_
-        Preprocessing: channels, ``(H, W)``, normalisation of [0, 1] pixels.
+    in_chans_ : int
+        Input channels of the network.
+    input_size_ : tuple of int
+        ``(H, W)`` the network sees; faces of another size are resized to it.
+    mean_, std_ : tuple of float
+        Per-channel normalisation of pixels scaled to [0, 1].
     class_weight_ : ndarray of shape (n_classes,)
         Loss weight of each class.
     device_ : torch.device
@@ -739,7 +747,8 @@ class EmotionCNN(ClassifierMixin, BaseEstimator):
         return next(self.module_.parameters()).device
 
     def decision_function(self, X):
-        """Class scores (logits; with ``tta``, averaged over the face and its mirror).
+        """Class scores: the network's logits (with ``tta``, averaged over the face
+        and its mirror image).
 
         Parameters
         ----------
@@ -748,9 +757,14 @@ class EmotionCNN(ClassifierMixin, BaseEstimator):
 
         Returns
         -------
-        ndarray of shape (n, n_classes)
+        ndarray of shape (n, n_classes), or (n,) for two classes
+            For two classes, as scikit-learn expects, the score of ``classes_[1]``
+            relative to ``classes_[0]`` (the logit difference).
         """
-        return self._logits(X).numpy()
+        logits = self._logits(X).numpy()
+        if logits.shape[1] == 2:
+            return logits[:, 1] - logits[:, 0]
+        return logits
 
     def predict_proba(self, X):
         """Class probabilities, columns in ``classes_`` order.
@@ -811,6 +825,8 @@ class EmotionCNN(ClassifierMixin, BaseEstimator):
         device = self._device()
         amp = _amp_dtype(self.amp, device)
         n, bs = len(data), int(self.batch_size)
+        if device.type == "cpu":
+            bs = min(bs, _CPU_PREDICT_BATCH)
         out = torch.empty((n, len(self.classes_)), dtype=torch.float32)
         with torch.inference_mode(), _autocast(device, amp):
             for start in range(0, n, bs):
