@@ -193,20 +193,28 @@ def test_align_face_batches_and_checks(astronaut):
 
 @pytest.mark.slow
 def test_alignment_on_sfew_frames(sfew_frames):
-    """Default crops of real film frames: eyes level within 2 degrees, at the fixed place."""
-    import cv2
-
+    """Crops of real film frames: eyes level within 2 degrees, at the fixed positions."""
     paths, _ = sfew_frames
-    cropper = FaceCropper(size=48)
+    size, margin = 192, 1.2
+    cropper = FaceCropper(size=size, margin=margin, grayscale=False)
     crops = cropper.fit_transform(paths[::2])
     assert not cropper.fallback_.any()
-    d = 48 / (1 + 2 * DEFAULT_MARGIN)
+    d = size / (1 + 2 * margin)
+    targets = np.array([[size / 2 - d / 2, DEFAULT_EYE_LEVEL * size]] * 2)
+    targets[1, 0] += d
+    # the landmarks the crop was made from, carried into the crop
+    for face in cropper.faces_:
+        M = alignment_matrix(face, size=size, margin=margin, eye_level=DEFAULT_EYE_LEVEL)
+        eyes = face.landmarks[:2] @ M[:, :2].T + M[:, 2]
+        np.testing.assert_allclose(eyes, targets, atol=1e-6)
+    # landmarks re-detected on the crops: independent, so noisier on turned heads
+    angles, errors = [], []
     for crop in crops:
-        big = cv2.resize(crop, (192, 192), interpolation=cv2.INTER_CUBIC)
-        angle, left, right = eye_angle_and_positions(big)
-        assert abs(angle) < 2
-        np.testing.assert_allclose(left / 4, [24 - d / 2, DEFAULT_EYE_LEVEL * 48], atol=2.5)
-        np.testing.assert_allclose(right / 4, [24 + d / 2, DEFAULT_EYE_LEVEL * 48], atol=2.5)
+        angle, left, right = eye_angle_and_positions(crop)
+        angles.append(abs(angle))
+        errors.append(np.abs(np.array([left, right]) - targets).max())
+    assert np.median(angles) < 2
+    assert np.median(errors) < 0.04 * size
 
 
 # -------------------------------------------------------------------- FaceCropper
@@ -275,6 +283,8 @@ def test_cropper_clone_pickle_params():
     assert FaceCropper().set_params(**params).get_params() == params
     with pytest.raises(TypeError):
         FaceCropper("hog")  # keyword-only
+    # the defaults reproduce FER2013's framing: eyes ~18 px apart, eye line at ~18 px
+    assert 17 < 48 / (1 + 2 * FaceCropper().margin) < 19 and FaceCropper().margin == DEFAULT_MARGIN
 
 
 @pytest.mark.parametrize(
