@@ -233,7 +233,11 @@ def index(intro: str) -> str:
         out += [title, "-" * len(title), "", blurb, "", ".. list-table::", "   :widths: 35 65", ""]
         for e in items:
             role = {"class": "class", "function": "func", "data": "data"}[e.kind]
-            out += [f"   * - :{role}:`~{e.fullname}`", f"     - {summary(e)}"]
+            if e.module == "skfer":
+                ref = f":{role}:`~{e.fullname}`"
+            else:  # e.g. "video.FaceTracker": the submodule matters
+                ref = f":{role}:`{e.fullname.removeprefix('skfer.')} <{e.fullname}>`"
+            out += [f"   * - {ref}", f"     - {summary(e)}"]
             docnames.append(f"generated/{e.fullname}")
         out.append("")
     out += [".. toctree::", "   :hidden:", ""] + [f"   {d}" for d in docnames]
