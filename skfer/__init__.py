@@ -62,6 +62,10 @@ _LAZY = {
     "plot_timeline": "skfer.video",
     "plot_tracks": "skfer.video",
     "annotate_image": "skfer.video",
+    # scale-out on Dask (skfer.distributed; extra skfer[dask])
+    "analyze_videos": "skfer.distributed",
+    "check_picklable": "skfer.distributed",
+    "local_cluster": "skfer.distributed",
     # datasets (they live in skfer.datasets; re-exported for convenience)
     "get_data_home": "skfer.datasets",
     "load_fer2013": "skfer.datasets",
