@@ -31,8 +31,6 @@ import skfer_api  # noqa: E402  (docs/_ext/skfer_api.py: what the API reference 
 #: comment) yet: ``{name: owning module}``. Non-strict xfail, so the owner's fix passes;
 #: then delete the line.
 MISSING_EXAMPLES: dict[str, str] = {
-    "skfer.cli.main": "skfer/cli.py, film analysis and CLI (issue 7)",
-    "skfer.cli.build_parser": "skfer/cli.py, film analysis and CLI (issue 7)",
     "skfer.faces.DEFAULT_MARGIN": "skfer/faces/_align.py, faces (issue 3)",
     "skfer.faces.DEFAULT_EYE_LEVEL": "skfer/faces/_align.py, faces (issue 3)",
 }
