@@ -1,0 +1,40 @@
+"""The shipped models load offline and score what their metadata and docs/results.md say."""
+
+import json
+
+import numpy as np
+import pytest
+
+from skfer import EmotionCNN, load_model
+from skfer.emotions import EMOTIONS
+from skfer.models import shipped_models
+
+
+def test_shipped_models_are_listed():
+    assert {"fer2013", "fer2013-fast"} <= set(shipped_models())
+
+
+@pytest.mark.parametrize("name", ["fer2013", "fer2013-fast"])
+def test_loads_offline_and_predicts_sample_faces(name, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    model = EmotionCNN.from_pretrained(name)
+    assert model.classes_.tolist() == list(EMOTIONS)
+    faces = np.random.default_rng(0).integers(0, 256, (3, 48, 48), dtype=np.uint8)
+    proba = model.predict_proba(faces)
+    np.testing.assert_allclose(proba.sum(axis=1), 1, rtol=1e-5)
+    assert set(model.predict(faces)) <= set(EMOTIONS)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["fer2013", "fer2013-fast"])
+def test_private_test_accuracy_matches_documented(name, fer2013):
+    from skfer.models._io import read_weights
+
+    _, config = read_weights(name)
+    documented = config["metrics"]["private_test_accuracy"]
+    model = load_model(name)
+    mask = fer2013.usage == "PrivateTest"
+    accuracy = np.mean(model.predict(fer2013.images[mask]) == fer2013.target[mask])
+    assert abs(accuracy - documented) <= 0.01, (accuracy, documented)
+    # the figure in the training results file is the same one
+    assert json.loads(json.dumps(config["metrics"]))["private_test_accuracy"] == documented
