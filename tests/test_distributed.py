@@ -65,8 +65,9 @@ def faces(fer2013):
 
 # ------------------------------------------------------------ check_picklable
 @pytest.mark.slow
-def test_check_picklable_accepts_skfer_estimators(sfew_frames_dir):
+def test_check_picklable_accepts_skfer_estimators():
     from skfer import FaceCropper
+    from skfer.datasets import load_sample_images
 
     X = np.random.default_rng(0).integers(0, 256, (60, 48, 48), dtype=np.uint8)
     y = np.array(["happy", "sad", "angry", "surprise"] * 15)
@@ -79,11 +80,9 @@ def test_check_picklable_accepts_skfer_estimators(sfew_frames_dir):
     assert check_picklable(cnn) > 300_000  # the weights travel (as CPU tensors)
     np.testing.assert_allclose(pickle.loads(pickle.dumps(cnn)).predict_proba(X), proba, atol=1e-6)
 
-    import cv2
-
-    frame = cv2.imread(str(next(sfew_frames_dir.glob("Happy/*.jpg"))))[..., ::-1]
-    cropper = FaceCropper(detector="haar", align=False)
-    assert cropper.fit_transform(frame[None]).shape == (1, 48, 48)
+    photo = load_sample_images().images[0]  # scikit-image's astronaut
+    cropper = FaceCropper(detector="hog")  # dlib's detector and landmark model now loaded
+    assert cropper.fit_transform([photo]).shape == (1, 48, 48)
     assert check_picklable(cropper) > 0  # detectors live in per-process pools, not on it
 
 
