@@ -308,6 +308,7 @@ def test_augmenter_params_are_nested():
     assert clone(model).augment is not model.augment
 
 
+@pytest.mark.slow
 def test_grid_search_over_backbones_and_lr(faces):
     X, y = faces
     search = GridSearchCV(
