@@ -56,6 +56,7 @@ html_theme_options = {
     "footer_start": ["copyright"],
     "footer_end": [],
 }
+html_sidebars = {"*": []}  # top-level guide pages: no left column (the API keeps it)
 html_show_sourcelink = False
 html_static_path = []
 html_last_updated_fmt = None

@@ -136,6 +136,27 @@ def _always_reread_index(app, env, added, changed, removed):
     return ["index"] if "index" in env.found_docs else []
 
 
+_ALIASES: dict[str, str] = {}
+
+
+def _resolve_alias(app, env, node, contnode):
+    """Resolve a reference to another public name of a documented object.
+
+    ``skfer.faces.detect_faces`` and ``skfer.video.analyze_video`` are documented once,
+    as ``skfer.detect_faces`` and ``skfer.analyze_video``; a docstring that names the
+    submodule path still gets its link.
+    """
+    if node.get("refdomain") != "py":
+        return None
+    target = node.get("reftarget", "")
+    canonical = _ALIASES.get(target) or _ALIASES.get(f"{node.get('py:module') or ''}.{target}")
+    if canonical is None:
+        return None
+    domain = env.get_domain("py")
+    return domain.resolve_xref(env, node["refdoc"], app.builder, node["reftype"],
+                               canonical, node, contnode)
+
+
 def _skip_member(app, what, name, obj, skip, options):
     """Hide scikit-learn's generated ``set_{fit,score,...}_request`` metadata-routing methods.
 
@@ -150,6 +171,7 @@ def _skip_member(app, what, name, obj, skip, options):
 def setup(app):
     srcdir = Path(app.srcdir)
     skfer_api.write(srcdir / "api", API_INTRO)
+    _ALIASES.update({a: e.fullname for e in skfer_api.entries() for a in e.aliases})
     for module, why in skfer_api.SKIPPED.items():
         logger.info(f"[skfer] {module} not in the API reference (cannot import: {why})")
     stage_figures(srcdir, srcdir.parent)
@@ -158,4 +180,5 @@ def setup(app):
     app.connect("source-read", _index_toctree)
     app.connect("env-get-outdated", _always_reread_index)
     app.connect("autodoc-skip-member", _skip_member)
+    app.connect("missing-reference", _resolve_alias)
     return {"version": "1", "parallel_read_safe": True, "parallel_write_safe": True}
