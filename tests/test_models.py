@@ -247,6 +247,30 @@ def test_callbacks_and_nested_params_reach_skorch(faces):
     assert model.model_kwargs_ == {"widths": (4, 8, 8, 8), "drop_rate": 0.25}
 
 
+def test_paper_schedule_as_skorch_callbacks():
+    """lr divided by 10 after 3 epochs without validation gain; early stopping restores
+    the best weights; without validation the schedule follows the training loss."""
+    from skorch.callbacks import EarlyStopping, LRScheduler
+
+    callbacks = dict(EmotionCNN()._make_callbacks(validation=True))
+    scheduler, stopper = callbacks["lr_scheduler"], callbacks["early_stopping"]
+    assert isinstance(scheduler, LRScheduler) and isinstance(stopper, EarlyStopping)
+    assert scheduler.policy == "ReduceLROnPlateau" and scheduler.monitor == "valid_acc"
+    assert (scheduler.mode, scheduler.patience, scheduler.factor) == ("max", 3, 0.1)
+    assert stopper.monitor == "valid_acc" and stopper.lower_is_better is False
+    assert stopper.patience == 6 and stopper.load_best is True
+    callbacks = dict(EmotionCNN(lr_patience=2)._make_callbacks(validation=False))
+    assert set(callbacks) == {"lr_scheduler"}
+    assert callbacks["lr_scheduler"].monitor == "train_loss"
+    assert callbacks["lr_scheduler"].mode == "min"
+
+
+def test_early_stopping_patience_is_routable(faces):
+    X, y = faces
+    model = tiny(max_epochs=30, callbacks__early_stopping__patience=1).fit(X, y)
+    assert model.n_iter_ < 30  # stopped once valid_acc missed a single epoch
+
+
 def test_class_weight_dict(faces):
     X, y = faces
     stop = _stop_at_first_epoch()

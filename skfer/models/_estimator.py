@@ -577,7 +577,6 @@ class EmotionCNN(ClassifierMixin, BaseEstimator):
         self._validate_params()
         nested = self._check_nested()
         import torch
-        from skorch.callbacks import EarlyStopping, LRScheduler, ProgressBar
         from skorch.helper import predefined_split
 
         images = check_images(X, stack=True)
@@ -624,29 +623,7 @@ class EmotionCNN(ClassifierMixin, BaseEstimator):
             train_ds = Dataset(data[idx], y_t[idx])
             valid_ds = Dataset(data[vidx], y_t[vidx])
 
-        monitor, mode = ("valid_acc", "max") if valid_ds is not None else ("train_loss", "min")
-        callbacks = []
-        if self.lr_patience is not None:
-            scheduler = LRScheduler(
-                policy="ReduceLROnPlateau",
-                monitor=monitor,
-                mode=mode,
-                patience=self.lr_patience,
-                factor=self.lr_factor,
-            )
-            callbacks.append(("lr_scheduler", scheduler))
-        if self.early_stopping is not None and valid_ds is not None:
-            stopper = EarlyStopping(
-                monitor="valid_acc",
-                lower_is_better=False,
-                patience=self.early_stopping,
-                load_best=True,
-            )
-            callbacks.append(("early_stopping", stopper))
-        if self.verbose and self.verbose >= 2:
-            callbacks.append(("progress_bar", ProgressBar()))
-        callbacks += list(self.callbacks or [])
-
+        callbacks = self._make_callbacks(validation=valid_ds is not None)
         if self.verbose:
             n_valid = 0 if valid_ds is None else len(valid_ds)
             print(
@@ -696,6 +673,33 @@ class EmotionCNN(ClassifierMixin, BaseEstimator):
         self.device_ = device
         self.preprocess_ = preprocess
         return self
+
+    def _make_callbacks(self, *, validation: bool) -> list:
+        """The paper's schedule and stopping as skorch callbacks, then the user's."""
+        from skorch.callbacks import EarlyStopping, LRScheduler, ProgressBar
+
+        monitor, mode = ("valid_acc", "max") if validation else ("train_loss", "min")
+        callbacks = []
+        if self.lr_patience is not None:
+            scheduler = LRScheduler(
+                policy="ReduceLROnPlateau",
+                monitor=monitor,
+                mode=mode,
+                patience=self.lr_patience,
+                factor=self.lr_factor,
+            )
+            callbacks.append(("lr_scheduler", scheduler))
+        if self.early_stopping is not None and validation:
+            stopper = EarlyStopping(
+                monitor="valid_acc",
+                lower_is_better=False,
+                patience=self.early_stopping,
+                load_best=True,
+            )
+            callbacks.append(("early_stopping", stopper))
+        if self.verbose and self.verbose >= 2:
+            callbacks.append(("progress_bar", ProgressBar()))
+        return callbacks + list(self.callbacks or [])
 
     def _create_module(self, arch, num_classes, in_chans, module_kwargs):
         if self.pretrained is False:
