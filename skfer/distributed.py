@@ -558,8 +558,9 @@ def analyze_videos(
     summary : pandas.DataFrame
         One row per film, in the order given: ``path``, ``output`` (the Parquet
         file), ``status`` (``"done"``, ``"skipped"`` or ``"failed"``), ``rows``
-        (timeline rows), ``seconds`` (analysis time on the worker; 0 when
-        skipped) and ``error`` (``"ExceptionType: message"`` when failed).
+        (timeline rows), ``seconds`` (time on the worker; a worker's first film
+        includes loading the model; 0 when skipped) and ``error``
+        (``"ExceptionType: message"`` when failed).
 
     Raises
     ------
@@ -646,7 +647,8 @@ def _run_films(todo, out, records, client, model, kwargs, progress, analyze=None
             pending[future.key] = (film.stem, future)
         failed = 0
         with tqdm(total=len(pending), desc="films", unit="film", disable=not progress) as bar:
-            for future in as_completed([f for _, f in pending.values()]):
+            futures = [f for _, f in pending.values()]
+            for future in as_completed(futures, loop=client.loop):  # not the default client
                 stem, _ = pending.pop(future.key)  # dropping the future frees the worker's copy
                 record = records[stem]
                 try:

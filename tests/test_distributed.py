@@ -160,7 +160,7 @@ def client():
     before = children()
     with local_cluster(n_workers=2, threads_per_worker=1, gpus=None) as cluster:
         assert isinstance(cluster, LocalCluster) and cluster.processes
-        with Client(cluster) as c:
+        with Client(cluster, set_as_default=False) as c:  # tests choose where it applies
             c.wait_for_workers(2, timeout=120)
             assert sorted(w["nthreads"] for w in c.scheduler_info()["workers"].values()) == [1, 1]
             yield c
@@ -196,7 +196,7 @@ def test_grid_search_over_schemes_on_dask_matches_serial(client, faces):
         cv=StratifiedKFold(3, shuffle=True, random_state=0),
     )
     serial = clone(search).fit(X, y)
-    with get_task_stream(client) as stream, joblib.parallel_backend("dask"):
+    with client.as_current(), get_task_stream(client) as stream, joblib.parallel_backend("dask"):
         dask = clone(search).set_params(n_jobs=-1).fit(X, y)
 
     assert len(stream.data) >= 6  # 2 candidates x 3 folds ran on the cluster
@@ -225,7 +225,7 @@ def test_cross_validate_emotioncnn_on_dask_matches_serial(client, faces):
         serial = cross_validate(pipe, X, y, cv=cv, return_estimator=True)
     finally:
         torch.set_num_threads(threads)
-    with joblib.parallel_backend("dask"):
+    with client.as_current(), joblib.parallel_backend("dask"):
         dask = cross_validate(pipe, X, y, cv=cv, return_estimator=True, n_jobs=-1)
     np.testing.assert_array_equal(dask["test_score"], serial["test_score"])
     for remote, local in zip(dask["estimator"], serial["estimator"]):
@@ -266,6 +266,7 @@ def clips(sfew_frames_dir, tmp_path_factory):
 
 @pytest.mark.slow
 def test_analyze_videos_matches_serial_and_resumes(client, clips, faces, tmp_path):
+    import distributed
     import pandas as pd
 
     from skfer.distributed import analyze_videos
@@ -301,6 +302,8 @@ def test_analyze_videos_matches_serial_and_resumes(client, clips, faces, tmp_pat
     assert len(kept) == 2
 
     # re-run, on a LocalCluster of its own (client=None), with the model as a file
+    with pytest.raises(ValueError, match="No clients found"):
+        distributed.default_client()  # none to fall back on
     again = analyze_videos(clips, out, model=str(weights), every=0.5, progress=False)
     assert again.status.tolist() == ["skipped", "done", "skipped"]
     assert again.rows.tolist() == summary.rows[:3].tolist()
