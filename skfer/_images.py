@@ -179,6 +179,14 @@ def check_images(X, *, allow_paths: bool = True, stack: bool = False):
                 "Expected images as an array of shape (n, H, W) or (n, H, W, C); "
                 f"got shape {X.shape}."
             )
+        if (
+            X.dtype == np.uint8
+            and len(X)
+            and X.shape[1] > 0
+            and X.shape[2] > 0
+            and (X.ndim == 3 or X.shape[3] == 3)
+        ):  # already in canonical form: no per-image work
+            return np.ascontiguousarray(X) if stack else list(X)
         items: Sequence = X
     else:
         try:
