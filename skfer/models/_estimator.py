@@ -163,6 +163,10 @@ def _resolve_device(device: str):
         raise ValueError(
             f"device={device!r} but CUDA is not available here; use device='auto' or 'cpu'."
         )
+    if resolved.type == "cuda" and (resolved.index or 0) >= torch.cuda.device_count():
+        raise ValueError(
+            f"device={device!r} but only {torch.cuda.device_count()} CUDA device(s) are visible."
+        )
     return resolved
 
 
@@ -1028,6 +1032,16 @@ class EmotionCNN(ClassifierMixin, BaseEstimator):
                     stacklevel=2,
                 )
                 self.device_ = torch.device("cpu")
+            elif self.device_.type == "cuda" and (
+                (self.device_.index or 0) >= torch.cuda.device_count()
+            ):
+                warnings.warn(
+                    f"This EmotionCNN was fitted on {self.device_}, which is not visible here "
+                    "(e.g. a Dask worker pinned to one GPU): it runs on cuda:0.",
+                    UserWarning,
+                    stacklevel=2,
+                )
+                self.device_ = torch.device("cuda")
             self.module_ = self._build_module(
                 module_state, source=f"architecture {self.architecture_!r}"
             )
