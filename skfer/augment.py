@@ -85,6 +85,13 @@ class Augmenter(BaseEstimator):
         self.n_copies = n_copies
         self.random_state = random_state
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.required = True
+        tags.input_tags.two_d_array = False  # X is images (n, H, W[, C])
+        tags.input_tags.three_d_array = True
+        return tags
+
     def augment_batch(self, batch, generator=None):
         """Augment a float batch ``(N, C, H, W)`` (torch tensor), each image independently.
 
@@ -133,7 +140,9 @@ class Augmenter(BaseEstimator):
                 [torch.stack([cos, -sin, tx], 1), torch.stack([sin, cos, ty], 1)], 1
             ).to(device=batch.device, dtype=out.dtype)
             grid = F.affine_grid(theta, list(out.shape), align_corners=False)
-            out = F.grid_sample(out, grid, mode="bilinear", padding_mode="border", align_corners=False)
+            out = F.grid_sample(
+                out, grid, mode="bilinear", padding_mode="border", align_corners=False
+            )
         if self.brightness > 0:
             factor = 1 + (draw() * 2 - 1) * self.brightness * gate()
             out = out * factor.to(device=batch.device, dtype=out.dtype)[:, None, None, None]
