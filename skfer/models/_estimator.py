@@ -442,6 +442,13 @@ class EmotionCNN(ClassifierMixin, BaseEstimator):
             by_prefix[prefix][rest] = value
         return by_prefix
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.two_d_array = False  # X is images (n, H, W[, C]) or paths
+        tags.input_tags.three_d_array = True
+        tags.non_deterministic = True  # torch kernels; seeded but not bit-exact on GPU
+        return tags
+
     # ------------------------------------------------------------------ input checks
 
     @staticmethod
