@@ -210,7 +210,7 @@ def write_results(rows, args, majority):
         f"Best under this budget: {best.backbone} ({best.public_test_acc:.1%}); always "
         f"predicting the majority class (happy) scores {majority:.1%}. "
         + summary(table, majority, args)
-        + " The paper (Khan et al. "
+        + " The paper (Almeida et al. "
         "2021, Table 5, GPU, full training) reports Xception best at 68 % on FER2013; "
         "`--protocol paper` runs that recipe on a machine with a GPU. The shipped compact "
         "model's 60-minute CPU training run is in `train_fer2013.md`.",

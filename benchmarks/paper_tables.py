@@ -44,7 +44,7 @@ SCHEMES = ["ekman7", "top4", "clusters"]
 #: Published figures (accuracy, %) quoted by the issue tracker for comparison.
 REFERENCE = [
     # name, PublicTest, PrivateTest, SFEW aligned, SFEW frames, top4 FER/SFEW, clusters FER/SFEW
-    ("Khan et al. 2021 (Xception)", "68 (test)", "68 (test)", "38", "-", "83 / 47", "85 / 64"),
+    ("Almeida et al. 2021 (Xception)", "68 (test)", "68 (test)", "38", "-", "83 / 47", "85 / 64"),
     ("`fer` mini-Xception", "65.4-65.5", "65.4-65.8", "45.0 (squashed)", "34.5 (Haar)", "-", "-"),
 ]
 

@@ -1,7 +1,7 @@
 """The emotion vocabulary shared by every part of skfer.
 
 Canonical names, FER2013's integer code order, alias normalisation, the named
-label schemes of Khan et al. (the paper skfer follows) and valence/arousal
+label schemes of Almeida et al. (the paper skfer follows) and valence/arousal
 coordinates of each emotion.
 
 Examples
@@ -91,7 +91,7 @@ def _valence_scheme() -> Mapping[str, str]:
 
 #: Named label schemes: each maps a canonical emotion to the scheme's label; emotions
 #: absent from a mapping are left out of that scheme (their samples are dropped).
-#: ``top4`` and ``clusters`` are the paper's (Khan et al., Appl. Sci. 2021, 11, 6827,
+#: ``top4`` and ``clusters`` are the paper's (Almeida et al., Appl. Sci. 2021, 11, 6827,
 #: Table 8); ``valence`` groups by the sign of the valence coordinate of
 #: :data:`VALENCE_AROUSAL` (so surprise, rated positive in the lexicon, is positive).
 SCHEMES: Mapping[str, Mapping[str, str]] = MappingProxyType(

@@ -20,7 +20,7 @@ __all__ = [
     "resolve_backbone",
 ]
 
-#: The seven backbones of Khan et al. (Appl. Sci. 2021, 11, 6827) by their paper
+#: The seven backbones of Almeida et al. (Appl. Sci. 2021, 11, 6827) by their paper
 #: names, mapped to the timm architecture closest to the Keras model the paper used
 #: (Keras ``Xception`` is timm's ``legacy_xception``; ``ResNet50V2`` is ``resnetv2_50``).
 PAPER_BACKBONES: dict[str, str] = {
