@@ -30,10 +30,7 @@ import skfer_api  # noqa: E402  (docs/_ext/skfer_api.py: what the API reference 
 #: Public names whose docstring has no ``Examples`` section (constants: no ``#:``
 #: comment) yet: ``{name: owning module}``. Non-strict xfail, so the owner's fix passes;
 #: then delete the line.
-MISSING_EXAMPLES: dict[str, str] = {
-    "skfer.faces.DEFAULT_MARGIN": "skfer/faces/_align.py, faces (issue 3)",
-    "skfer.faces.DEFAULT_EYE_LEVEL": "skfer/faces/_align.py, faces (issue 3)",
-}
+MISSING_EXAMPLES: dict[str, str] = {}
 
 #: Constants carry a ``#:`` doc-comment, which cannot hold a doctest.
 DATA_NEEDS = "a '#:' doc-comment"

@@ -20,7 +20,10 @@ from ._detectors import Face
 
 __all__ = ["DEFAULT_EYE_LEVEL", "DEFAULT_MARGIN", "align_face", "alignment_matrix"]
 
+#: Distance from each eye centre to the side of the crop, in inter-ocular distances
+#: (FER2013's framing, measured on 600 FER2013 faces).
 DEFAULT_MARGIN = 0.85
+#: Height of the eye line as a fraction of the crop size from the top (FER2013's framing).
 DEFAULT_EYE_LEVEL = 0.38
 
 # Where the eyes sit in a box, for faces without landmarks (align=False): medians of
