@@ -595,7 +595,8 @@ class EmotionCNN(ClassifierMixin, BaseEstimator):
         classes, y_enc = self._unique(y)
         if len(classes) < 2:
             raise ValueError(
-                f"y has a single class ({classes[0]!r}); a classifier needs at least 2."
+                f"y has a single class ({classes[:1].tolist()[0]!r}); a classifier needs at "
+                "least 2."
             )
         arch = resolve_backbone(self.backbone)
         cfg = backbone_config(arch)
