@@ -254,6 +254,12 @@ class EmotionCNN(ClassifierMixin, BaseEstimator):
         Mixed precision (bfloat16 autocast). ``"auto"``: on CUDA only.
     callbacks : list of skorch callbacks or (name, callback) pairs, optional
         Added to the defaults (epoch log, scheduler, early stopping).
+    checkpoint_dir : path-like or None, default=None
+        Resumable training: after every epoch the weights, optimizer state and
+        history are written to this folder (skorch ``Checkpoint``), and a ``fit``
+        that finds a checkpoint there starts from it (skorch ``LoadInitState``)
+        and trains only the epochs left to reach ``max_epochs``. Use one folder
+        per training run; delete it to start afresh.
     random_state : int, RandomState instance or None, default=None
         Seeds weight initialisation, shuffling, augmentation and the validation
         split: with an int, CPU training is repeatable.
@@ -338,6 +344,7 @@ class EmotionCNN(ClassifierMixin, BaseEstimator):
         "device": [str],
         "amp": ["boolean", StrOptions({"auto"})],
         "callbacks": [list, None],
+        "checkpoint_dir": [str, os.PathLike, None],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
     }
@@ -364,6 +371,7 @@ class EmotionCNN(ClassifierMixin, BaseEstimator):
         device="auto",
         amp="auto",
         callbacks=None,
+        checkpoint_dir=None,
         random_state=None,
         verbose=0,
         **kwargs,
@@ -387,6 +395,7 @@ class EmotionCNN(ClassifierMixin, BaseEstimator):
         self.device = device
         self.amp = amp
         self.callbacks = callbacks
+        self.checkpoint_dir = checkpoint_dir
         self.random_state = random_state
         self.verbose = verbose
         vars(self).update(kwargs)
@@ -636,6 +645,7 @@ class EmotionCNN(ClassifierMixin, BaseEstimator):
             valid_ds = Dataset(data[vidx], y_t[vidx])
 
         callbacks = self._make_callbacks(validation=valid_ds is not None)
+        epochs_left = self.max_epochs - self._checkpointed_epochs()
         if self.verbose:
             n_valid = 0 if valid_ds is None else len(valid_ds)
             print(
@@ -654,7 +664,7 @@ class EmotionCNN(ClassifierMixin, BaseEstimator):
                 criterion__label_smoothing=float(self.label_smoothing),
                 optimizer=optimizer,
                 lr=self.lr,
-                max_epochs=self.max_epochs,
+                max_epochs=max(epochs_left, 0),
                 batch_size=self.batch_size,
                 train_split=None if valid_ds is None else predefined_split(valid_ds),
                 callbacks=callbacks,
@@ -711,7 +721,37 @@ class EmotionCNN(ClassifierMixin, BaseEstimator):
             callbacks.append(("early_stopping", stopper))
         if self.verbose and self.verbose >= 2:
             callbacks.append(("progress_bar", ProgressBar()))
+        if self.checkpoint_dir is not None:
+            from skorch.callbacks import Checkpoint, LoadInitState
+
+            checkpoint = Checkpoint(
+                monitor=None,  # every epoch: a resumed run loses at most one epoch
+                dirname=os.fspath(self.checkpoint_dir),
+                f_params="params.pt",
+                f_optimizer="optimizer.pt",
+                f_criterion=None,
+                f_history="history.json",
+                f_pickle=None,
+            )
+            callbacks.append(("checkpoint", checkpoint))
+            callbacks.append(("load_checkpoint", LoadInitState(checkpoint)))
         return callbacks + list(self.callbacks or [])
+
+    def _checkpointed_epochs(self) -> int:
+        """Epochs already trained according to ``checkpoint_dir`` (0 without one)."""
+        if self.checkpoint_dir is None:
+            return 0
+        path = Path(os.fspath(self.checkpoint_dir)).expanduser() / "history.json"
+        if not path.is_file():
+            return 0
+        try:
+            history = json.loads(path.read_text())
+        except (OSError, ValueError) as exc:
+            raise ValueError(
+                f"checkpoint_dir {os.fspath(self.checkpoint_dir)!r}: cannot read "
+                f"{path.name} ({exc}); delete the folder to start afresh."
+            ) from exc
+        return len(history) if isinstance(history, list) else 0
 
     def _create_module(self, arch, num_classes, in_chans, module_kwargs):
         if self.pretrained is False:
