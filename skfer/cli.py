@@ -142,9 +142,12 @@ def _cmd_video(args) -> int:
     out.mkdir(parents=True, exist_ok=True)
     profile = film_profile(timeline, window=args.window)
     files = [out / "timeline.csv", out / "tracks.csv", out / "windows.csv"]
-    timeline.to_csv(files[0], index=False, float_format="%.4f")
-    profile.tracks.to_csv(files[1], float_format="%.4f")
-    profile.windows.to_csv(files[2], index=False, float_format="%.4f")
+    digits = {"time": 3, "x": 1, "y": 1, "w": 1, "h": 1, "score": 3}
+    digits.update(dict.fromkeys(["start", "end", "screen_time"], 3))
+    digits.update(dict.fromkeys([*profile.labels, "valence", "arousal"], 4))
+    timeline.round(digits).to_csv(files[0], index=False)
+    profile.tracks.round(digits).to_csv(files[1])
+    profile.windows.round(digits).to_csv(files[2], index=False)
     files.append(plot_timeline(timeline, out / "timeline.png"))
     files.append(plot_tracks(timeline, out / "tracks.png"))
     summary = profile.film
@@ -262,7 +265,18 @@ def _add_model_args(parser, *, detector_default, detector_help):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The ``skfer`` argument parser (one subparser per command)."""
+    """The ``skfer`` argument parser (one subparser per command).
+
+    Returns
+    -------
+    argparse.ArgumentParser
+
+    Examples
+    --------
+    >>> args = build_parser().parse_args(["video", "film.mp4", "--every", "1"])
+    >>> args.command, args.film, args.every, args.detector
+    ('video', 'film.mp4', 1.0, 'hog')
+    """
     from . import __version__
 
     parser = _Parser(
@@ -391,6 +405,13 @@ def main(argv: list[str] | None = None) -> int:
     int
         0 on success, 2 for a usage error, 1 for any other error (reported as one
         line on stderr), 130 when interrupted.
+
+    Examples
+    --------
+    >>> main(["video", "no_such_film.mp4"])
+    1
+
+    (stderr: ``skfer video: error: Video file not found: 'no_such_film.mp4'``)
     """
     parser = build_parser()
     try:

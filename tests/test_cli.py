@@ -24,24 +24,6 @@ def one_line_error(err: str, *needles: str) -> None:
         assert needle in lines[0], lines[0]
 
 
-@pytest.fixture(scope="module")
-def model_args(data_dir, tmp_path_factory):
-    """No argument with the shipped model; until it lands, a small model saved to a file."""
-    from skfer.models import shipped_models
-
-    if "fer2013" in shipped_models():
-        return []
-    from skfer.datasets import load_fer2013
-    from skfer.models import EmotionCNN
-
-    X, y = load_fer2013(
-        data_dir / "fer2013" / "fer2013.csv.gz", usage="PublicTest", return_X_y=True
-    )
-    model = EmotionCNN("skfer_cnn_fast", max_epochs=1, validation=None, random_state=0)
-    path = model.fit(X[:300], y[:300]).save(tmp_path_factory.mktemp("model") / "m.safetensors")
-    return ["--model", str(path)]
-
-
 # ------------------------------------------------------------------ usage
 
 
@@ -89,12 +71,12 @@ def test_unknown_model_is_a_one_line_error(tmp_path, capsys):
 
 
 @pytest.mark.slow
-def test_predict(sfew_frames_dir, model_args, tmp_path, capsys):
+def test_predict(sfew_frames_dir, tmp_path, capsys):
     frame = sfew_frames_dir / FRAME
     grey = tmp_path / "grey.png"
     cv2.imwrite(str(grey), np.full((100, 100), 128, np.uint8))
     out = tmp_path / "annotated.png"
-    assert main(["predict", str(frame), "--detector", "hog", "--out", str(out), *model_args]) == 0
+    assert main(["predict", str(frame), "--detector", "hog", "--out", str(out)]) == 0
     printed = capsys.readouterr().out
     header, row = printed.splitlines()[:2]
     assert header.split() == ["image", "face", "box", "label", "p", "valence", "arousal"]
@@ -104,7 +86,7 @@ def test_predict(sfew_frames_dir, model_args, tmp_path, capsys):
 
     folder = tmp_path / "many"
     args = ["predict", str(frame), str(grey), "--detector", "hog", "--out", str(folder)]
-    assert main([*args, "--scheme", "clusters", *model_args]) == 0
+    assert main([*args, "--scheme", "clusters"]) == 0
     printed = capsys.readouterr().out
     assert "grey.png: no face found" in printed
     assert printed.splitlines()[1].split()[3] in {"positive", "neutral", "negative"}
@@ -115,7 +97,7 @@ def test_predict(sfew_frames_dir, model_args, tmp_path, capsys):
 
 
 @pytest.mark.slow
-def test_video_writes_csv_and_pngs(sfew_frames_dir, model_args, tmp_path, capsys):
+def test_video_writes_csv_and_pngs(sfew_frames_dir, tmp_path, capsys):
     frames = [cv2.imread(str(sfew_frames_dir / FRAME))] * 2 + [
         cv2.imread(str(sfew_frames_dir / "Sad/IAmSam_013827920__00000101.jpg"))
     ]
@@ -126,7 +108,7 @@ def test_video_writes_csv_and_pngs(sfew_frames_dir, model_args, tmp_path, capsys
             writer.write(frame)
     writer.release()
     out = tmp_path / "out"
-    assert main(["video", str(clip), "--every", "0.5", "--out", str(out), *model_args]) == 0
+    assert main(["video", str(clip), "--every", "0.5", "--out", str(out)]) == 0
     captured = capsys.readouterr()
     assert "clip.mp4: 6 frames analysed" in captured.out
     assert "2 tracks" in captured.out
@@ -142,8 +124,8 @@ def test_video_writes_csv_and_pngs(sfew_frames_dir, model_args, tmp_path, capsys
 
 
 @pytest.mark.slow
-def test_demo(model_args, tmp_path, capsys):
-    assert main(["demo", "--out", str(tmp_path), *model_args]) == 0
+def test_demo(tmp_path, capsys):
+    assert main(["demo", "--out", str(tmp_path)]) == 0
     printed = capsys.readouterr().out
     assert "astronaut.png" in printed
     assert (tmp_path / "astronaut_annotated.png").read_bytes()[:8] == PNG

@@ -86,21 +86,10 @@ def sfew_clip(sfew_frames_dir, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def model(data_dir):
-    from skfer.models import load_model, shipped_models
+def model():
+    from skfer.models import load_model
 
-    if "fer2013" in shipped_models():
-        return load_model("fer2013", device="cpu")
-    # until the shipped model lands: a small CNN fitted on FER2013 images
-    from skfer.datasets import load_fer2013
-    from skfer.models import EmotionCNN
-
-    X, y = load_fer2013(
-        data_dir / "fer2013" / "fer2013.csv.gz", usage="PublicTest", return_X_y=True
-    )
-    return EmotionCNN(
-        "skfer_cnn_fast", max_epochs=1, validation=None, random_state=0, device="cpu"
-    ).fit(X[:400], y[:400])
+    return load_model("fer2013", device="cpu")  # the shipped model
 
 
 # ----------------------------------------------------------------- tracking

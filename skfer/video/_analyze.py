@@ -80,11 +80,14 @@ class FaceClassifier:
                 f"The model's labels {clash} clash with the timeline's own column names."
             )
         self.va = _valence_arousal_matrix(classes)
-        self._rows: list[dict] = []
+        # results are kept as numeric blocks, one per batch (a few floats per face)
+        self._blocks: list[np.ndarray] = []
+        self._best: list[np.ndarray] = []
         self._crops: list[np.ndarray] = []
-        self._pending: list[dict] = []
+        self._pending: list[tuple] = []
 
-    def add(self, rows: list[dict], crops: np.ndarray) -> None:
+    def add(self, rows: list[tuple], crops: np.ndarray) -> None:
+        """Queue faces: ``rows`` of key values then ``x, y, w, h, score``; their crops."""
         self._pending.extend(rows)
         self._crops.extend(crops)
         if len(self._crops) >= self.batch_size:
@@ -104,13 +107,10 @@ class FaceClassifier:
         scheme_proba = np.divide(
             scheme_proba, total, out=np.zeros_like(scheme_proba), where=total > 0
         )
-        best = scheme_proba.argmax(axis=1)
         va = proba @ self.va if self.va is not None else np.full((len(proba), 2), np.nan)
-        for row, p, k, (valence, arousal) in zip(self._pending, scheme_proba, best, va):
-            row.update(zip(self.labels, p.tolist()))
-            row["label"] = self.labels[k]
-            row["valence"], row["arousal"] = float(valence), float(arousal)
-            self._rows.append(row)
+        meta = np.asarray(self._pending, dtype=float)
+        self._blocks.append(np.hstack([meta, scheme_proba, va]))
+        self._best.append(scheme_proba.argmax(axis=1))
         self._crops.clear()
         self._pending = []
 
@@ -118,13 +118,17 @@ class FaceClassifier:
         import pandas as pd
 
         self.flush()
-        columns = [*key_columns, *BOX_COLUMNS, *self.labels, "label", "valence", "arousal"]
-        frame = pd.DataFrame(self._rows, columns=columns)
+        head = [*key_columns, *BOX_COLUMNS]
+        width = len(head) + len(self.labels) + 2
+        data = np.concatenate(self._blocks) if self._blocks else np.zeros((0, width))
+        best = np.concatenate(self._best) if self._best else np.zeros(0, dtype=int)
+        frame = pd.DataFrame(data, columns=[*head, *self.labels, "valence", "arousal"])
         for column in key_columns:
-            frame[column] = frame[column].astype(float if column == "time" else int)
-        numeric = [*BOX_COLUMNS, *self.labels, "valence", "arousal"]
-        frame[numeric] = frame[numeric].astype(float)
-        frame["label"] = frame["label"].astype(object)
+            if column != "time":
+                frame[column] = frame[column].astype(int)
+        labels = np.empty(len(self.labels), dtype=object)
+        labels[:] = self.labels
+        frame.insert(len(head) + len(self.labels), "label", labels[best])
         return frame
 
 
@@ -171,9 +175,8 @@ def _detect_and_align(frame, *, detector, min_size, work_size, landmarks, crop_s
     return faces, align_face(frame, faces, size=crop_size, grayscale=grayscale)
 
 
-def _box_row(face) -> dict:
-    x, y, w, h = face.box
-    return {"x": x, "y": y, "w": w, "h": h, "score": face.score}
+def _box_row(face) -> tuple:
+    return (*face.box, face.score)
 
 
 def _check_detector(detector) -> None:
@@ -335,10 +338,7 @@ def analyze_video(
             del frame
             tracks = tracker.update([f.box for f in faces])
             if faces:
-                rows = [
-                    {"time": time, "frame": index, "track": int(t), **_box_row(f)}
-                    for f, t in zip(faces, tracks)
-                ]
+                rows = [(time, index, t, *_box_row(f)) for f, t in zip(faces, tracks)]
                 classifier.add(rows, crops)
     finally:
         capture.release()
@@ -434,6 +434,6 @@ def analyze_images(
             grayscale=classifier.grayscale,
         )
         if faces:
-            rows = [{"image": i, "face": k, **_box_row(f)} for k, f in enumerate(faces)]
+            rows = [(i, k, *_box_row(f)) for k, f in enumerate(faces)]
             classifier.add(rows, crops)
     return classifier.table(["image", "face"])
