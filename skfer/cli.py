@@ -300,7 +300,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="annotated image: a .png path for one image, else a folder "
         "(one <name>_annotated.png per image)",
     )
-    _add_model_args(predict, detector_default=None, detector_help=f"{detectors} (default: hog+cnn)")
+    _add_model_args(
+        predict,
+        detector_default=None,
+        detector_help=f"{detectors} (default: yunet if installed, else hog+cnn)",
+    )
     predict.set_defaults(func=_cmd_predict)
 
     video = sub.add_parser(
@@ -343,7 +347,11 @@ def build_parser() -> argparse.ArgumentParser:
         "classify them with the shipped model, print a table and save annotated PNGs.",
     )
     demo.add_argument("--out", help="folder for the annotated PNGs (default: a new temp folder)")
-    _add_model_args(demo, detector_default=None, detector_help=f"{detectors} (default: hog+cnn)")
+    _add_model_args(
+        demo,
+        detector_default=None,
+        detector_help=f"{detectors} (default: yunet if installed, else hog+cnn)",
+    )
     demo.set_defaults(func=_cmd_demo)
 
     evaluate = sub.add_parser(
@@ -392,6 +400,16 @@ def _one_line(exc: BaseException) -> str:
     return text
 
 
+def _still_image_detector() -> str:
+    """YuNet when its wheel is installed (as accurate as hog+cnn on film frames, fewer false
+    faces on photos, 8x cheaper), else FaceCropper's default."""
+    import importlib.util
+
+    from .faces import DEFAULT_DETECTOR
+
+    return "yunet" if importlib.util.find_spec("yuface") else DEFAULT_DETECTOR
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``skfer`` console script; returns the exit status.
 
@@ -419,9 +437,7 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as exc:  # --help, --version, usage errors
         return exc.code if isinstance(exc.code, int) else 0 if exc.code is None else 2
     if args.command in ("predict", "demo") and args.detector is None:
-        from .faces import DEFAULT_DETECTOR
-
-        args.detector = DEFAULT_DETECTOR
+        args.detector = _still_image_detector()
     try:
         return args.func(args)
     except KeyboardInterrupt:

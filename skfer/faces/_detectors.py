@@ -464,7 +464,29 @@ def _detect_one(name, image, gray, work_size, min_size, landmarks):
         Face(tuple(b), s, None if (points is None or not landmarks) else p)
         for b, s, p in zip(boxes, scores, points if points is not None else [None] * len(boxes))
     ]
-    return sorted(faces, key=lambda f: -f.area)
+    return _drop_nested(sorted(faces, key=lambda f: -f.area))
+
+
+def _drop_nested(faces: list[Face], overlap: float = 0.6) -> list[Face]:
+    """Drop a face whose box lies mostly (``overlap`` of its area) inside a larger kept one.
+
+    Low-threshold detectors (HOG at -0.5) sometimes report a second, smaller box on
+    the chin or forehead of a face; it would become a spurious face track.
+    """
+    kept: list[Face] = []
+    for face in faces:  # largest first
+        x, y, w, h = face.box
+        nested = False
+        for big in kept:
+            bx, by, bw, bh = big.box
+            iw = max(0.0, min(x + w, bx + bw) - max(x, bx))
+            ih = max(0.0, min(y + h, by + bh) - max(y, by))
+            if iw * ih > overlap * w * h:
+                nested = True
+                break
+        if not nested:
+            kept.append(face)
+    return kept
 
 
 def detect_faces(
