@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["check_image", "check_images", "read_image", "to_gray", "to_rgb"]
+__all__ = ["check_image", "check_images", "image_rows", "read_image", "to_gray", "to_rgb"]
 
 PathLike = str | os.PathLike
 
@@ -168,35 +168,17 @@ def check_images(X, *, allow_paths: bool = True, stack: bool = False):
     >>> check_images(np.zeros((5, 48, 48)), stack=True).shape
     (5, 48, 48)
     """
-    if isinstance(X, (str, os.PathLike)):
-        raise ValueError(
-            f"Expected a collection of images or paths, got a single path {str(X)!r}; "
-            "wrap it in a list."
-        )
-    if isinstance(X, np.ndarray) and X.dtype != object:
-        if X.ndim not in (3, 4):
-            raise ValueError(
-                "Expected images as an array of shape (n, H, W) or (n, H, W, C); "
-                f"got shape {X.shape}."
-            )
-        if (
-            X.dtype == np.uint8
-            and len(X)
-            and X.shape[1] > 0
-            and X.shape[2] > 0
-            and (X.ndim == 3 or X.shape[3] == 3)
-        ):  # already in canonical form: no per-image work
-            return np.ascontiguousarray(X) if stack else list(X)
-        items: Sequence = X
-    else:
-        try:
-            items = list(X)
-        except TypeError:
-            raise ValueError(
-                f"Expected a collection of images or paths, got {type(X).__name__}."
-            ) from None
-    if len(items) == 0:
-        raise ValueError("Expected at least one image, got an empty collection (0 samples).")
+    if (
+        isinstance(X, np.ndarray)
+        and X.dtype == np.uint8
+        and X.ndim in (3, 4)
+        and len(X)
+        and X.shape[1] > 0
+        and X.shape[2] > 0
+        and (X.ndim == 3 or X.shape[3] == 3)
+    ):  # already in canonical form: no per-image work
+        return np.ascontiguousarray(X) if stack else list(X)
+    items = image_rows(X)
     images = []
     for i, item in enumerate(items):
         if isinstance(item, (str, os.PathLike)):
@@ -214,6 +196,42 @@ def check_images(X, *, allow_paths: bool = True, stack: bool = False):
             "(FaceCropper produces them) or resize first."
         )
     return np.stack(images)
+
+
+def image_rows(X) -> Sequence:
+    """The rows of a collection of images or paths, after the container checks.
+
+    Rejects a single path (wrap it in a list), arrays that are not ``(n, H, W[, C])``,
+    non-iterables and empty collections, with the messages :func:`check_images` gives.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> len(image_rows(np.zeros((2, 8, 8), np.uint8))), image_rows(["a.png"])
+    (2, ['a.png'])
+    """
+    if isinstance(X, (str, os.PathLike)):
+        raise ValueError(
+            f"Expected a collection of images or paths, got a single path {str(X)!r}; "
+            "wrap it in a list."
+        )
+    if isinstance(X, np.ndarray) and X.dtype != object:
+        if X.ndim not in (3, 4):
+            raise ValueError(
+                "Expected images as an array of shape (n, H, W) or (n, H, W, C); "
+                f"got shape {X.shape}."
+            )
+        rows: Sequence = X
+    else:
+        try:
+            rows = list(X)
+        except TypeError:
+            raise ValueError(
+                f"Expected a collection of images or paths, got {type(X).__name__}."
+            ) from None
+    if len(rows) == 0:
+        raise ValueError("Expected at least one image, got an empty collection (0 samples).")
+    return rows
 
 
 def to_gray(image: np.ndarray) -> np.ndarray:

@@ -9,7 +9,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from .._images import to_gray, to_rgb
+from .._images import image_rows, to_gray, to_rgb
 from ._align import DEFAULT_EYE_LEVEL, DEFAULT_MARGIN, _check_geometry, _warp, alignment_matrix
 from ._detectors import DEFAULT_DETECTOR, _load_image, detect_faces, parse_detector
 
@@ -159,7 +159,7 @@ class FaceCropper(TransformerMixin, BaseEstimator):
         from joblib import Parallel, delayed
 
         self._validate()
-        rows = _rows(X)
+        rows = image_rows(X)
         jobs = (delayed(self._crop_row)(item, i) for i, item in enumerate(rows))
         # local threads even under joblib's Dask backend (one task per image would be wasteful)
         results = Parallel(n_jobs=self.n_jobs, backend="threading")(jobs)
@@ -220,29 +220,3 @@ class FaceCropper(TransformerMixin, BaseEstimator):
         tags.input_tags.two_d_array = False
         tags.input_tags.three_d_array = True
         return tags
-
-
-def _rows(X):
-    """The rows of ``X`` as a sequence, with the container checks of ``check_images``."""
-    if isinstance(X, (str, os.PathLike)):
-        raise ValueError(
-            f"Expected a collection of images or paths, got a single path {str(X)!r}; "
-            "wrap it in a list."
-        )
-    if isinstance(X, np.ndarray) and X.dtype != object:
-        if X.ndim not in (3, 4):
-            raise ValueError(
-                "Expected images as an array of shape (n, H, W) or (n, H, W, C); "
-                f"got shape {X.shape}."
-            )
-        rows = X
-    else:
-        try:
-            rows = list(X)
-        except TypeError:
-            raise ValueError(
-                f"Expected a collection of images or paths, got {type(X).__name__}."
-            ) from None
-    if len(rows) == 0:
-        raise ValueError("Expected at least one image, got an empty collection (0 samples).")
-    return rows
