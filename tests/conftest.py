@@ -9,14 +9,10 @@ import pytest
 from skfer.datasets import get_data_home
 
 
-def _data_dir():
-    return get_data_home()
-
-
 @pytest.fixture(scope="session")
 def data_dir():
     """The real-data folder; tests needing it skip when it is absent."""
-    path = _data_dir()
+    path = get_data_home()
     if not (path / "fer2013" / "fer2013.csv.gz").is_file():
         pytest.skip(
             f"real data not found at {path} (set SKFER_DATA to a folder holding "
