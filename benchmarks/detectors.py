@@ -20,12 +20,11 @@ Usage: ``.venv/bin/python benchmarks/detectors.py`` (about 5-10 minutes on 2 cor
 
 from __future__ import annotations
 
-import os
-import platform
 import time
 import warnings
 from pathlib import Path
 
+import _machine as machine
 import numpy as np
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -33,18 +32,9 @@ N_FER = 300  # FER2013 PublicTest images run through the default cropper
 
 
 def hardware() -> str:
-    cpu = platform.processor() or "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     return (
-        f"{cpu}, {os.cpu_count()} logical cores, Python {platform.python_version()}, "
-        f"load average {load:.1f} at start (the machine is shared with other jobs)"
+        f"{machine.hardware()}, load average {machine.load():.1f} at start "
+        "(the machine is shared with other jobs)"
     )
 
 
