@@ -15,7 +15,11 @@ PublicTest (``--test-limit``, default 1000; 0 = all 3,589).
 
 ``--protocol paper`` (for a GPU): EmotionCNN's defaults, i.e. the paper's recipe
 (25 epochs, lr 0.1 divided by 10 after 3 epochs without validation gain, early
-stopping with best-weights restore, batch 128, 10 % validation split), full PublicTest.
+stopping with best-weights restore, batch 128, 10 % validation split), full PublicTest;
+``--max-seconds`` caps each backbone's training time (the epochs run are recorded).
+On a machine without the FER2013 CSV, ``--data`` reads a file made by
+``benchmarks/fer2013_pack.py``; ``--out`` writes the results elsewhere (one folder
+per parallel run; merge them into ``benchmarks/results`` and rerun ``--report-only``).
 
 Usage::
 
@@ -104,7 +108,7 @@ def native_ms_per_face(model: EmotionCNN, arch: str, batch: int = 4) -> float:
 def run_one(name, X_train, y_train, X_test, y_test, args) -> dict:
     arch = backbones.resolve_backbone(name)
     load = os.getloadavg()[0]
-    budget = TrainingBudget(args.seconds if args.protocol == "budget" else None)
+    budget = TrainingBudget(args.seconds if args.protocol == "budget" else args.max_seconds)
     if args.protocol == "budget":
         model = EmotionCNN(
             name,
@@ -142,25 +146,56 @@ def run_one(name, X_train, y_train, X_test, y_test, args) -> dict:
         "fit_seconds": round(fit_seconds, 1),
         "public_test_acc": round(float(np.mean(pred == y_test)), 4),
         "n_test": len(y_test),
+        "epochs_run": len(model.history_),
+        "device": device_name(model.device_),
         "load_avg": round(load, 1),
     }
     print(row, flush=True)
     return row
 
 
+def device_name(device) -> str:
+    if torch.device(device).type == "cuda":
+        return f"{torch.cuda.get_device_name(device)} (torch {torch.__version__})"
+    return f"{platform.machine()} CPU x{torch.get_num_threads()}"
+
+
+def load_data(path: str | None):
+    """FER2013 images, label names and usage, from the CSV or a packed file."""
+    if not path:
+        data = load_fer2013()
+        return data.images, data.target, data.usage
+    from fer2013_pack import unpack
+
+    from skfer.emotions import EMOTIONS
+
+    data = unpack(path)
+    return data["images"], np.asarray(EMOTIONS)[data["target_code"]], data["usage"]
+
+
+def hardware(table, args) -> str:
+    if args.protocol == "paper" and "device" in table:
+        return ", ".join(table.device.dropna().unique())
+    return (
+        f"{platform.machine()} CPU, {os.cpu_count()} cores, "
+        f"torch.set_num_threads({torch.get_num_threads()}), torch {torch.__version__}"
+    )
+
+
 def write_results(rows, args, majority):
     import pandas as pd
 
-    RESULTS.mkdir(parents=True, exist_ok=True)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
     stem = "backbones" if args.protocol == "budget" else "backbones_paper"
     table = pd.DataFrame(rows)
-    if (args.append or args.report_only) and (RESULTS / f"{stem}.csv").is_file():
-        old = pd.read_csv(RESULTS / f"{stem}.csv")
+    if (args.append or args.report_only) and (out / f"{stem}.csv").is_file():
+        old = pd.read_csv(out / f"{stem}.csv")
         done = set(table.backbone) if len(table) else set()
         table = pd.concat([old[~old.backbone.isin(done)], table], ignore_index=True)
     order = {name: i for i, name in enumerate([*PAPER_BACKBONES, *COMPACT])}
     table = table.sort_values("backbone", key=lambda c: c.map(order).fillna(99), kind="stable")
-    table.to_csv(RESULTS / f"{stem}.csv", index=False)
+    table.to_csv(out / f"{stem}.csv", index=False)
     table = table.reset_index(drop=True)
     best = table.loc[table.public_test_acc.idxmax()]
     n_test = int(table.n_test.iloc[0])
@@ -175,27 +210,39 @@ def write_results(rows, args, majority):
     else:
         budget = (
             "the paper's recipe (EmotionCNN defaults: up to 25 epochs, lr 0.1 cut 10x after "
-            "3 epochs without validation gain, early stopping, batch 128, 10 % validation); "
-            "full PublicTest"
+            "3 epochs without validation gain, early stopping, batch 128, 10 % validation), "
+            "from scratch (no ImageNet weights can be fetched here), full PublicTest"
         )
+        if args.max_seconds:
+            budget += (
+                f"; training capped at {args.max_seconds:g} s per backbone (`epochs_run` "
+                "says how many epochs each reached)"
+            )
     lines = [
-        "# Backbones on FER2013: the paper's Table 5 on this machine",
+        "# Backbones on FER2013: the paper's Table 5"
+        + (" on this machine" if args.protocol == "budget" else " with the paper's recipe"),
         "",
         f"Command: `python benchmarks/backbones.py {command(args)}`"
         + (
-            " (run a few backbones at a time with `--backbones ... --append`, each run under "
-            "10 minutes, because the machine was shared)"
-            if args.append or args.report_only
-            else ""
+            ""
+            if not (args.append or args.report_only)
+            else " (run a few backbones at a time with `--backbones ... --append`, each run "
+            "under 10 minutes, because the machine was shared)"
+            if args.protocol == "budget"
+            else " (one process per backbone, `--backbones NAME --data PACKED --out DIR`, all "
+            "nine at once on one GPU, then merged with `--report-only`)"
         ),
         "",
-        f"Hardware: {platform.machine()} CPU, {os.cpu_count()} cores, "
-        f"torch.set_num_threads({torch.get_num_threads()}), torch {torch.__version__}, "
+        f"Hardware: {hardware(table, args)}, "
         f"timm {__import__('timm').__version__}, skfer {skfer.__version__}; "
-        f"{time.strftime('%Y-%m-%d', time.localtime())}. The machine was shared with "
-        "model-training jobs and other work: `load_avg` is the 1-minute load average on its "
-        "2 cores when each row started, so absolute times are pessimistic and noisy; compare "
-        "ratios.",
+        f"{time.strftime('%Y-%m-%d', time.localtime())}. "
+        + (
+            "The machine was shared with model-training jobs and other work: `load_avg` is "
+            "the 1-minute load average on its 2 cores when each row started, so absolute "
+            "times are pessimistic and noisy; compare ratios."
+            if args.protocol == "budget"
+            else "The backbones trained in parallel on the one GPU, so times are upper bounds."
+        ),
         "",
         f"Budget: {budget}.",
         "",
@@ -203,7 +250,8 @@ def write_results(rows, args, majority):
         "`EmotionCNN.predict` per face on 48x48 uint8 faces (batches of 64, includes "
         "preprocessing and any upsampling); `infer_ms_native`: network forward per face at "
         "the backbone's native ImageNet size (batch 4, median of at least 2 runs); "
-        "`train_img_per_s`: training throughput (forward, backward, augmentation, batch 64).",
+        "`train_img_per_s`: training throughput (forward, backward, augmentation, batch "
+        + ("64)." if args.protocol == "budget" else "128)."),
         "",
         table.to_markdown(index=False),
         "",
@@ -213,14 +261,16 @@ def write_results(rows, args, majority):
         + " The paper (Almeida et al. "
         "2021, Table 5, GPU, full training) reports Xception best at 68 % on FER2013; "
         "`--protocol paper` runs that recipe on a machine with a GPU. The shipped compact "
-        "model's 60-minute CPU training run is in `train_fer2013.md`.",
+        "models' training runs are in `train_fer2013*.md`.",
     ]
-    (RESULTS / f"{stem}.md").write_text("\n".join(lines) + "\n")
-    print(f"wrote {RESULTS / stem}.md and .csv")
+    (out / f"{stem}.md").write_text("\n".join(lines) + "\n")
+    print(f"wrote {out / stem}.md and .csv")
 
 
 def command(args) -> str:
     parts = [f"--protocol {args.protocol}"] if args.protocol != "budget" else []
+    if args.protocol == "paper" and args.max_seconds:
+        parts += [f"--max-seconds {args.max_seconds:g}"]
     if args.protocol == "budget":
         parts += [f"--seconds {args.seconds:g}", f"--lr {args.lr:g}"]
         parts += [f"--test-limit {args.test_limit}"]
@@ -241,8 +291,24 @@ def summary(table, majority: float, args) -> str:
         f"and train {compact.train_img_per_s.max() / paper.train_img_per_s.max():.0f}-"
         f"{compact.train_img_per_s.max() / paper.train_img_per_s.min():.0f}x slower; at their "
         "native ImageNet sizes a face costs "
-        f"{paper.infer_ms_native.min() / 1000:.1f}-{paper.infer_ms_native.max() / 1000:.1f} s."
+        + (
+            f"{paper.infer_ms_native.min() / 1000:.1f}-{paper.infer_ms_native.max() / 1000:.1f} s."
+            if paper.infer_ms_native.max() >= 1000
+            else f"{paper.infer_ms_native.min():.1f}-{paper.infer_ms_native.max():.1f} ms."
+        )
     )
+    if args.protocol == "paper":
+        stuck = table[table.public_test_acc < majority + 0.01].backbone.tolist()
+        stopped = table[table.epochs_run < 25].backbone.tolist()
+        if stuck:
+            text += (
+                f" {', '.join(stuck)} never left the majority-class rate: from scratch (no "
+                "ImageNet weights offline) and without batch norm, lr 0.1 diverges."
+            )
+        if stopped:
+            text += (
+                f" Early stopping (or the time cap) ended {', '.join(stopped)} before 25 epochs."
+            )
     if args.protocol == "budget" and table.public_test_acc.max() < majority + 0.05:
         text += (
             f" {args.seconds:g} s is a fraction of one epoch on this loaded machine "
@@ -260,6 +326,9 @@ def main(argv=None):
     parser.add_argument("--lr", type=float, default=0.01)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--test-limit", type=int, default=1000)
+    parser.add_argument("--max-seconds", type=float, default=None, help="paper protocol cap")
+    parser.add_argument("--data", default=None, help="a file from benchmarks/fer2013_pack.py")
+    parser.add_argument("--out", default=str(RESULTS), help="results folder")
     parser.add_argument("--backbones", nargs="*", default=[*PAPER_BACKBONES, *COMPACT])
     parser.add_argument(
         "--append", action="store_true", help="merge rows into the existing results file"
@@ -272,12 +341,12 @@ def main(argv=None):
         args.test_limit = 0
     torch.set_num_threads(args.threads)
 
-    data = load_fer2013()
-    train = data.usage == "Training"
-    test = np.flatnonzero(data.usage == "PublicTest")
-    test = test[stratified_subset(data.target[test], args.test_limit)]
-    X_train, y_train = data.images[train], data.target[train]
-    X_test, y_test = data.images[test], data.target[test]
+    images, target, usage = load_data(args.data)
+    train = usage == "Training"
+    test = np.flatnonzero(usage == "PublicTest")
+    test = test[stratified_subset(target[test], args.test_limit)]
+    X_train, y_train = images[train], target[train]
+    X_test, y_test = images[test], target[test]
     majority = float(np.mean(y_test == "happy"))
     if args.report_only:
         write_results([], args, majority)

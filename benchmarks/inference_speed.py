@@ -7,7 +7,7 @@ out, as users call it) on real FER2013 PublicTest faces, best of 3 runs over
 
 Usage::
 
-    python benchmarks/inference_speed.py [--models fer2013 fer2013-fast] [--threads 2]
+    python benchmarks/inference_speed.py [--models fer2013 fer2013-large fer2013-fast] [--threads 2]
 
 writes ``benchmarks/results/inference_speed.{md,csv}``.
 """
@@ -35,7 +35,7 @@ RESULTS = ROOT / "benchmarks" / "results"
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--models", nargs="+", default=["fer2013", "fer2013-fast"])
+    parser.add_argument("--models", nargs="+", default=["fer2013", "fer2013-large", "fer2013-fast"])
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--n", type=int, default=3589)
     args = parser.parse_args()

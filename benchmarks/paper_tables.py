@@ -12,7 +12,7 @@ No model was trained, tuned or selected on SFEW or PrivateTest.
 
 Usage::
 
-    python benchmarks/paper_tables.py [--models fer2013 fer2013-fast]
+    python benchmarks/paper_tables.py [--models fer2013 fer2013-large fer2013-fast]
 
 writes ``benchmarks/results/paper_tables.{md,csv}`` and confusion matrices
 ``benchmarks/results/confusion/<model>/*.png``.
@@ -85,7 +85,7 @@ def datasets(cropper: FaceCropper) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--models", nargs="+", default=["fer2013", "fer2013-fast"])
+    parser.add_argument("--models", nargs="+", default=["fer2013", "fer2013-large", "fer2013-fast"])
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)

@@ -7,11 +7,20 @@ at the end, for the reported figure. SFEW is never used.
 Recipe: SGD (Nesterov, momentum 0.9, weight decay 5e-4), batch 128, a one-cycle
 schedule (linear warm-up for one epoch to ``--lr``, cosine decay to zero), label
 smoothing 0.1, on-the-fly :class:`skfer.Augmenter` (flip and 10 % shift as in the
-paper, plus 10 degree rotation and 20 % brightness, each with p=0.5).
+paper, plus 10 degree rotation and 20 % brightness, each with p=0.5). Options:
+``--ferplus-weight`` mixes the FER+ crowd's vote shares into the (Training) targets,
+``--mixup`` mixes image pairs, ``--budget-minutes`` fits the epoch count to a time
+budget after timing the first (warm-up) epoch.
+
+It runs on the CPU or on CUDA (``--device auto``, bf16 autocast on CUDA). A machine
+without the FER2013 CSV trains from a file made by ``benchmarks/fer2013_pack.py``
+(``--data``); that file holds no PrivateTest, which is then scored here, once, by
+``--score-private``.
 
 Usage::
 
     python benchmarks/train_shipped.py --arch skfer_cnn --epochs 16 --name fer2013
+    python benchmarks/train_shipped.py --name fer2013 --score-private  # after --data runs
 
 writes ``skfer/models/weights/<name>.safetensors`` and
 ``benchmarks/results/train_<name>.{md,json,log}``. Checkpoints go to
@@ -24,6 +33,7 @@ import argparse
 import json
 import math
 import platform
+import shlex
 import sys
 import time
 from pathlib import Path
@@ -42,6 +52,7 @@ import skfer.models._compact  # noqa: E402,F401  (registers the compact architec
 from skfer.augment import Augmenter  # noqa: E402
 from skfer.datasets import load_fer2013  # noqa: E402
 from skfer.emotions import EMOTIONS  # noqa: E402
+from skfer.models._io import write_weights  # noqa: E402
 
 MEAN, STD = 0.5077, 0.2550  # FER2013 Training pixel statistics (see skfer/models/_compact.py)
 
@@ -55,14 +66,21 @@ def to_input(images: torch.Tensor) -> torch.Tensor:
 @torch.inference_mode()
 def predict_proba(model, images: torch.Tensor, *, tta: bool, batch: int = 512) -> np.ndarray:
     model.eval()
+    device = next(model.parameters()).device
     out = []
     for i in range(0, len(images), batch):
-        x = to_input(images[i : i + batch])
-        p = model(x).softmax(1)
-        if tta:
-            p = (p + model(x.flip(-1)).softmax(1)) / 2
-        out.append(p)
+        x = to_input(images[i : i + batch].to(device))
+        with autocast(device):
+            p = model(x).float().softmax(1)
+            if tta:
+                p = (p + model(x.flip(-1)).float().softmax(1)) / 2
+        out.append(p.cpu())
     return torch.cat(out).numpy()
+
+
+def autocast(device: torch.device):
+    """bf16 autocast on CUDA; a no-op context on the CPU."""
+    return torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.type == "cuda")
 
 
 def lr_at(step: int, total: int, warmup: int, peak: float) -> float:
@@ -70,6 +88,97 @@ def lr_at(step: int, total: int, warmup: int, peak: float) -> float:
         return peak * (step + 1) / warmup
     progress = (step - warmup) / max(1, total - warmup)
     return peak * 0.5 * (1 + math.cos(math.pi * progress))
+
+
+def load_data(path: str | None) -> dict:
+    """FER2013 as a dict of arrays: from the CSV (with FER+), or from a packed file."""
+    if path:
+        sys.path.insert(0, str(ROOT / "benchmarks"))
+        from fer2013_pack import unpack
+
+        return unpack(path)
+    from fer2013_pack import ferplus_shares
+
+    data = load_fer2013()
+    out = {"images": data.images, "target_code": data.target_code.astype(np.int64)}
+    out["usage"] = data.usage
+    out["ferplus"] = ferplus_shares(len(data.images))
+    return out
+
+
+def soft_targets(
+    codes: torch.Tensor, ferplus: torch.Tensor, *, smoothing: float, ferplus_weight: float
+):
+    """Per-image target distributions: smoothed one-hot, mixed with FER+ vote shares."""
+    k = len(EMOTIONS)
+    target = F.one_hot(codes, k).float() * (1 - smoothing) + smoothing / k
+    if ferplus_weight > 0:
+        has = ~torch.isnan(ferplus).any(1, keepdim=True)
+        mixed = (1 - ferplus_weight) * target + ferplus_weight * torch.nan_to_num(ferplus)
+        target = torch.where(has, mixed, target)
+    return target
+
+
+def hardware(device: torch.device, threads: int) -> str:
+    if device.type == "cuda":
+        name = torch.cuda.get_device_name(device)
+        return f"{name} (CUDA, bf16 autocast), torch {torch.__version__}"
+    return f"{platform.machine()} CPU, {threads} threads (torch {torch.__version__})"
+
+
+def write_reports(name: str, config: dict, history: list, command: str) -> None:
+    metrics = config["metrics"]
+    results_dir = ROOT / "benchmarks" / "results"
+    (results_dir / f"train_{name}.json").write_text(
+        json.dumps({"config": config, "history": history, "command": command}, indent=2)
+    )
+    priv = metrics.get("private_test_accuracy")
+    lines = [
+        f"# Shipped model `{name}` ({config['architecture']})",
+        "",
+        f"Command: `{command}`",
+        f"Hardware: {metrics['hardware']}; training time {metrics['train_minutes']:.1f} min.",
+        "",
+        "| split | accuracy |",
+        "|---|---|",
+        f"| FER2013 PublicTest (selection; TTA={config['tta']}) | "
+        f"{metrics['public_test_accuracy']:.4f} |",
+        f"| FER2013 PrivateTest (reported) | {'-' if priv is None else f'{priv:.4f}'} |",
+        "",
+        "| epoch | train loss | train acc | PublicTest acc | minutes |",
+        "|---|---|---|---|---|",
+        *[
+            f"| {r['epoch']} | {r['train_loss']:.4f} | {r['train_acc']:.4f} | "
+            f"{r['public_acc']:.4f} | {r['train_minutes']:.1f} |"
+            for r in history
+        ],
+    ]
+    (results_dir / f"train_{name}.md").write_text("\n".join(lines) + "\n")
+
+
+def score_private(name: str) -> None:
+    """Score a model trained elsewhere (``--data``) on PrivateTest, once, and record it."""
+    from skfer.models._io import read_weights
+
+    path = ROOT / "skfer" / "models" / "weights" / f"{name}.safetensors"
+    state, config = read_weights(path)
+    if config["metrics"].get("private_test_accuracy") is not None:
+        raise SystemExit(f"{name} already has a PrivateTest figure; it is scored once.")
+    model = timm.create_model(
+        config["architecture"], num_classes=len(EMOTIONS), in_chans=1, **config["model_kwargs"]
+    )
+    model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state.items()})
+    data = load_fer2013()
+    mask = data.usage == "PrivateTest"
+    images = torch.from_numpy(data.images[mask])
+    proba = predict_proba(model.to(memory_format=torch.channels_last), images, tta=config["tta"])
+    config["metrics"]["private_test_accuracy"] = float(
+        (proba.argmax(1) == data.target_code[mask]).mean()
+    )
+    print(json.dumps(config["metrics"]))
+    write_weights(path, state, config)
+    report = json.loads((ROOT / "benchmarks" / "results" / f"train_{name}.json").read_text())
+    write_reports(name, config, report["history"], report["command"])
 
 
 def main() -> None:
@@ -81,31 +190,56 @@ def main() -> None:
     parser.add_argument("--lr", type=float, default=0.1)
     parser.add_argument("--weight-decay", type=float, default=5e-4)
     parser.add_argument("--label-smoothing", type=float, default=0.1)
+    parser.add_argument("--ferplus-weight", type=float, default=0.0)
+    parser.add_argument("--mixup", type=float, default=0.0, help="Beta(a, a) mixup; 0 is off")
     parser.add_argument("--drop-rate", type=float, default=0.3)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    parser.add_argument("--budget-minutes", type=float, default=None)
+    parser.add_argument("--half-weights", action="store_true", help="store float16 weights")
+    parser.add_argument("--data", default=None, help="a file from benchmarks/fer2013_pack.py")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--limit", type=int, default=None, help="train on the first N images")
     parser.add_argument("--resume", action="store_true")
+    parser.add_argument(
+        "--stop-after", type=int, default=None, help="stop after N epochs (to time a protocol)"
+    )
+    parser.add_argument("--score-private", action="store_true")
     parser.add_argument("--model-kwargs", default="{}", help="JSON kwargs for create_model")
     args = parser.parse_args()
+    command = "python benchmarks/train_shipped.py " + shlex.join(sys.argv[1:])
 
     torch.set_num_threads(args.threads)
+    if args.score_private:
+        score_private(args.name)
+        return
+    if args.device == "auto":
+        device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    else:
+        device = torch.device(args.device)
     torch.manual_seed(args.seed)
     rng = np.random.default_rng(args.seed)
     generator = torch.Generator().manual_seed(args.seed)
 
-    data = load_fer2013()
-    codes = torch.from_numpy(data.target_code.astype(np.int64))
-    images = torch.from_numpy(data.images)
-    split = {u: np.flatnonzero(data.usage == u) for u in ("Training", "PublicTest", "PrivateTest")}
+    data = load_data(args.data)
+    codes = torch.from_numpy(data["target_code"])
+    images = torch.from_numpy(data["images"])
+    usages = ("Training", "PublicTest", "PrivateTest")
+    split = {u: np.flatnonzero(data["usage"] == u) for u in usages}
     train_idx = split["Training"][: args.limit]
-    x_train, y_train = images[train_idx], codes[train_idx]
+    x_train, y_train = images[train_idx].to(device), codes[train_idx].to(device)
+    t_train = soft_targets(
+        codes[train_idx],
+        torch.from_numpy(data["ferplus"][train_idx]),
+        smoothing=args.label_smoothing,
+        ferplus_weight=args.ferplus_weight,
+    ).to(device)
     x_pub, y_pub = images[split["PublicTest"]], codes[split["PublicTest"]].numpy()
 
     model_kwargs = json.loads(args.model_kwargs)
     model = timm.create_model(
         args.arch, num_classes=len(EMOTIONS), in_chans=1, drop_rate=args.drop_rate, **model_kwargs
-    ).to(memory_format=torch.channels_last)
+    ).to(device=device, memory_format=torch.channels_last)
     decay = [p for n, p in model.named_parameters() if p.ndim > 1]
     no_decay = [p for n, p in model.named_parameters() if p.ndim <= 1]
     optimizer = torch.optim.SGD(
@@ -127,16 +261,17 @@ def main() -> None:
     log_path = results_dir / f"train_{args.name}.log"
 
     steps_per_epoch = math.ceil(len(x_train) / args.batch_size)
-    total_steps = steps_per_epoch * args.epochs
+    epochs = args.epochs
     history: list[dict] = []
     best = {"acc": -1.0, "epoch": -1, "state": None}
     start_epoch, elapsed_before = 0, 0.0
     if args.resume and ckpt_path.is_file():
-        ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=False)
+        ckpt = torch.load(ckpt_path, map_location=device, weights_only=False)
         model.load_state_dict(ckpt["model"])
         optimizer.load_state_dict(ckpt["optimizer"])
         start_epoch, history, best = ckpt["epoch"] + 1, ckpt["history"], ckpt["best"]
         elapsed_before = ckpt["train_seconds"]
+        epochs = ckpt.get("epochs", epochs)
         rng = ckpt["rng"]
         generator.set_state(ckpt["generator"])
     log = open(log_path, "a")
@@ -147,16 +282,18 @@ def main() -> None:
         log.flush()
 
     say(
-        f"# {time.strftime('%Y-%m-%d %H:%M:%S')} arch={args.arch} epochs={args.epochs} "
-        f"threads={args.threads} n_train={len(x_train)} start_epoch={start_epoch} "
-        f"cpu={platform.processor() or platform.machine()} torch={torch.__version__}"
+        f"# {time.strftime('%Y-%m-%d %H:%M:%S')} {command}\n"
+        f"# n_train={len(x_train)} start_epoch={start_epoch} {hardware(device, args.threads)}"
     )
     train_seconds = elapsed_before
-    for epoch in range(start_epoch, args.epochs):
+    epoch = start_epoch
+    while epoch < epochs:
         model.train()
         t0 = time.perf_counter()
-        order = torch.from_numpy(rng.permutation(len(x_train)))
-        total_loss, correct = 0.0, 0
+        order = torch.from_numpy(rng.permutation(len(x_train))).to(device)
+        total_loss = torch.zeros((), device=device)
+        correct = torch.zeros((), device=device, dtype=torch.long)
+        total_steps = steps_per_epoch * epochs
         for b in range(steps_per_epoch):
             step = epoch * steps_per_epoch + b
             for group in optimizer.param_groups:
@@ -164,23 +301,39 @@ def main() -> None:
             idx = order[b * args.batch_size : (b + 1) * args.batch_size]
             x = augmenter.augment_batch(to_input(x_train[idx]), generator)
             x = x.contiguous(memory_format=torch.channels_last)
-            y = y_train[idx]
-            logits = model(x)
-            loss = F.cross_entropy(logits, y, label_smoothing=args.label_smoothing)
+            y, target = y_train[idx], t_train[idx]
+            if args.mixup > 0:
+                lam = float(rng.beta(args.mixup, args.mixup))
+                perm = torch.from_numpy(rng.permutation(len(idx))).to(device)
+                x = lam * x + (1 - lam) * x[perm]
+                target = lam * target + (1 - lam) * target[perm]
+            with autocast(device):
+                logits = model(x)
+            loss = F.cross_entropy(logits.float(), target)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
-            total_loss += float(loss.detach()) * len(idx)
-            correct += int((logits.argmax(1) == y).sum())
+            total_loss += loss.detach() * len(idx)
+            correct += (logits.argmax(1) == y).sum()
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
         epoch_seconds = time.perf_counter() - t0
         train_seconds += epoch_seconds
+        if epoch == 0 and args.budget_minutes:
+            # the first epoch is the linear warm-up: it does not depend on the epoch count
+            fit = int(args.budget_minutes * 60 // epoch_seconds)
+            epochs = max(2, min(args.epochs, fit))
+            say(f"# budget {args.budget_minutes} min, {epoch_seconds:.1f} s/epoch: {epochs} epochs")
+        t0 = time.perf_counter()
         pub_acc = float((predict_proba(model, x_pub, tta=False).argmax(1) == y_pub).mean())
+        eval_seconds = time.perf_counter() - t0
         row = {
             "epoch": epoch + 1,
-            "train_loss": total_loss / len(x_train),
-            "train_acc": correct / len(x_train),
+            "train_loss": float(total_loss) / len(x_train),
+            "train_acc": int(correct) / len(x_train),
             "public_acc": pub_acc,
             "epoch_seconds": epoch_seconds,
+            "eval_seconds": eval_seconds,
             "train_minutes": train_seconds / 60,
         }
         history.append(row)
@@ -188,7 +341,7 @@ def main() -> None:
             best = {
                 "acc": pub_acc,
                 "epoch": epoch + 1,
-                "state": {k: v.clone() for k, v in model.state_dict().items()},
+                "state": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
             }
         say(json.dumps(row))
         tmp = ckpt_path.with_suffix(".tmp")
@@ -197,6 +350,7 @@ def main() -> None:
                 "model": model.state_dict(),
                 "optimizer": optimizer.state_dict(),
                 "epoch": epoch,
+                "epochs": epochs,
                 "history": history,
                 "best": best,
                 "train_seconds": train_seconds,
@@ -206,28 +360,32 @@ def main() -> None:
             tmp,
         )
         tmp.replace(ckpt_path)
+        epoch += 1
+        if args.stop_after and epoch - start_epoch >= args.stop_after and epoch < epochs:
+            say(f"# stopped after {args.stop_after} epoch(s); --resume continues")
+            return
 
     # model selection on PublicTest: best epoch, then flip-TTA on or off
     model.load_state_dict(best["state"])
     pub_plain = float((predict_proba(model, x_pub, tta=False).argmax(1) == y_pub).mean())
     pub_tta = float((predict_proba(model, x_pub, tta=True).argmax(1) == y_pub).mean())
     tta = pub_tta > pub_plain
-    # PrivateTest: touched once, for the reported figure
-    x_priv, y_priv = images[split["PrivateTest"]], codes[split["PrivateTest"]].numpy()
-    priv_acc = float((predict_proba(model, x_priv, tta=tta).argmax(1) == y_priv).mean())
     metrics = {
         "public_test_accuracy": max(pub_plain, pub_tta),
         "public_test_accuracy_no_tta": pub_plain,
-        "private_test_accuracy": priv_acc,
+        "private_test_accuracy": None,
         "best_epoch": best["epoch"],
-        "epochs": args.epochs,
+        "epochs": epochs,
         "train_minutes": train_seconds / 60,
         "threads": args.threads,
-        "hardware": f"{platform.machine()} CPU, {args.threads} threads (torch {torch.__version__})",
+        "hardware": hardware(device, args.threads),
     }
+    if len(split["PrivateTest"]):
+        # PrivateTest: touched once, for the reported figure
+        x_priv, y_priv = images[split["PrivateTest"]], codes[split["PrivateTest"]].numpy()
+        proba = predict_proba(model, x_priv, tta=tta)
+        metrics["private_test_accuracy"] = float((proba.argmax(1) == y_priv).mean())
     say(json.dumps(metrics))
-
-    from skfer.models._io import write_weights
 
     config = {
         "format_version": 1,
@@ -245,36 +403,11 @@ def main() -> None:
         "tta": tta,
         "metrics": metrics,
     }
-    write_weights(
-        ROOT / "skfer" / "models" / "weights" / f"{args.name}.safetensors",
-        model.state_dict(),
-        config,
-    )
-    (results_dir / f"train_{args.name}.json").write_text(
-        json.dumps({"config": config, "history": history}, indent=2)
-    )
-    lines = [
-        f"# Shipped model `{args.name}` ({args.arch})",
-        "",
-        f"Command: `python benchmarks/train_shipped.py --arch {args.arch} --epochs {args.epochs} "
-        f"--name {args.name}`",
-        f"Hardware: {metrics['hardware']}; training time {metrics['train_minutes']:.1f} min "
-        "(machine shared with other work during the run).",
-        "",
-        "| split | accuracy |",
-        "|---|---|",
-        f"| FER2013 PublicTest (selection; TTA={tta}) | {metrics['public_test_accuracy']:.4f} |",
-        f"| FER2013 PrivateTest (reported) | {priv_acc:.4f} |",
-        "",
-        "| epoch | train loss | train acc | PublicTest acc | minutes |",
-        "|---|---|---|---|---|",
-        *[
-            f"| {r['epoch']} | {r['train_loss']:.4f} | {r['train_acc']:.4f} | "
-            f"{r['public_acc']:.4f} | {r['train_minutes']:.1f} |"
-            for r in history
-        ],
-    ]
-    (results_dir / f"train_{args.name}.md").write_text("\n".join(lines) + "\n")
+    state = model.state_dict()
+    if args.half_weights:
+        state = {k: v.half() if v.is_floating_point() else v for k, v in state.items()}
+    write_weights(ROOT / "skfer" / "models" / "weights" / f"{args.name}.safetensors", state, config)
+    write_reports(args.name, config, history, command)
 
 
 if __name__ == "__main__":

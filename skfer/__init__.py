@@ -43,6 +43,7 @@ _LAZY = {
     # models (skfer.models)
     "EmotionCNN": "skfer.models",
     "load_model": "skfer.models",
+    "shipped_models": "skfer.models",
     "list_backbones": "skfer.models",
     # label schemes, pipeline, evaluation
     "EmotionLabelMapper": "skfer.labels",
