@@ -12,11 +12,14 @@ from skfer.models import shipped_models
 RESULTS = Path(__file__).resolve().parents[1] / "benchmarks" / "results"
 
 
+SHIPPED = ["fer2013", "fer2013-large", "fer2013-fast"]
+
+
 def test_shipped_models_are_listed():
-    assert {"fer2013", "fer2013-fast"} <= set(shipped_models())
+    assert set(SHIPPED) <= set(shipped_models())
 
 
-@pytest.mark.parametrize("name", ["fer2013", "fer2013-fast"])
+@pytest.mark.parametrize("name", SHIPPED)
 def test_loads_offline_and_predicts_sample_faces(name, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     model = EmotionCNN.from_pretrained(name)
@@ -28,7 +31,7 @@ def test_loads_offline_and_predicts_sample_faces(name, monkeypatch):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["fer2013", "fer2013-fast"])
+@pytest.mark.parametrize("name", SHIPPED)
 def test_private_test_accuracy_matches_documented(name, fer2013):
     from skfer.models._io import read_weights
 
