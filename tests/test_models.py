@@ -197,6 +197,30 @@ def test_tta_averages_the_mirror(fitted, faces):
     )
 
 
+def test_tta_flip_shift_averages_six_views(fitted, faces):
+    X, _ = faces
+    padded = np.pad(X, ((0, 0), (2, 2), (2, 2)), mode="edge")
+    views = [X, X[:, :, ::-1]] + [
+        padded[:, 2 + dy : 50 + dy, 2 + dx : 50 + dx]
+        for dx, dy in ((2, 0), (-2, 0), (0, 2), (0, -2))
+    ]
+    expected = np.mean([fitted.decision_function(np.ascontiguousarray(v)) for v in views], axis=0)
+    model = clone(fitted).set_params(tta="flip+shift")
+    model.__dict__.update({k: v for k, v in vars(fitted).items() if k.endswith("_")})
+    np.testing.assert_allclose(model.decision_function(X), expected, atol=_atol(fitted))
+    with pytest.raises(InvalidParameterError, match="tta"):
+        tiny(tta="shift").fit(*faces)
+
+
+def test_tta_mode_survives_save_and_load(fitted, faces, tmp_path):
+    model = pickle.loads(pickle.dumps(fitted)).set_params(tta="flip+shift")
+    again = load_model(model.save(tmp_path / "m.safetensors"))
+    assert again.tta == "flip+shift"
+    np.testing.assert_allclose(
+        again.decision_function(faces[0]), model.decision_function(faces[0]), atol=1e-6
+    )
+
+
 def test_fast_predictor_matches_the_trained_network(fitted, faces):
     """Prediction runs a batch-norm-folded, channels-last copy; same answers, and
     rebuilt when the weights change."""

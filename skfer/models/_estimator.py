@@ -18,6 +18,7 @@ from sklearn.utils.validation import check_is_fitted, column_or_1d
 
 from .._images import check_images, to_gray
 from ._backbones import backbone_config, channel_stats, create_backbone, resolve_backbone
+from ._inference import TTA_MODES, tta_views
 
 __all__ = ["EmotionCNN"]
 
@@ -246,8 +247,11 @@ class EmotionCNN(ClassifierMixin, BaseEstimator):
     class_weight : dict, "balanced" or None, default=None
         Loss weight per class. ``"balanced"``: ``n_samples / (n_classes * count)``.
     label_smoothing : float, default=0.0
-    tta : bool, default=False
-        Average the logits of each face and its mirror image at prediction.
+    tta : bool, "flip" or "flip+shift", default=False
+        Test-time augmentation: average the logits of several views of each face at
+        prediction. ``True`` or ``"flip"``: the face and its mirror image.
+        ``"flip+shift"``: also the face shifted 2 px (at 48 px) left, right, up and
+        down, six views in all, which steadies predictions against crop jitter.
     device : str, default="auto"
         ``"cpu"``, ``"cuda"``, ``"cuda:1"``... ``"auto"``: CUDA when available.
     amp : {"auto", True, False}, default="auto"
@@ -340,7 +344,7 @@ class EmotionCNN(ClassifierMixin, BaseEstimator):
         "augment": [StrOptions({"default"}), HasMethods(["augment_batch"]), None],
         "class_weight": [StrOptions({"balanced"}), dict, None],
         "label_smoothing": [Interval(Real, 0, 1, closed="left")],
-        "tta": ["boolean"],
+        "tta": ["boolean", StrOptions(set(TTA_MODES))],
         "device": [str],
         "amp": ["boolean", StrOptions({"auto"})],
         "callbacks": [list, None],
@@ -803,8 +807,8 @@ class EmotionCNN(ClassifierMixin, BaseEstimator):
         return next(self.module_.parameters()).device
 
     def decision_function(self, X):
-        """Class scores: the network's logits (with ``tta``, averaged over the face
-        and its mirror image).
+        """Class scores: the network's logits (with ``tta``, averaged over the views
+        of each face).
 
         Parameters
         ----------
@@ -888,11 +892,9 @@ class EmotionCNN(ClassifierMixin, BaseEstimator):
             for start in range(0, n, bs):
                 batch = self.preprocess_(data[start : start + bs].to(device, non_blocking=True))
                 batch = batch.contiguous(memory_format=memory_format)
-                if self.tta:
-                    logits = module(torch.cat([batch, batch.flip(-1)]))
-                    logits = (logits[: len(batch)] + logits[len(batch) :]) / 2
-                else:
-                    logits = module(batch)
+                views = tta_views(batch, self.tta)
+                logits = module(torch.cat(views) if len(views) > 1 else batch)
+                logits = logits.view(len(views), len(batch), -1).mean(0)
                 out[start : start + bs] = logits.float()
         return out
 
@@ -948,7 +950,7 @@ class EmotionCNN(ClassifierMixin, BaseEstimator):
             "classes_kind": kind,
             "model_kwargs": self.model_kwargs_,
             "skfer_version": skfer.__version__,
-            "tta": bool(self.tta),
+            "tta": self.tta if isinstance(self.tta, str) else bool(self.tta),
             "metrics": dict(metrics or {}),
         }
         try:
@@ -1002,7 +1004,7 @@ class EmotionCNN(ClassifierMixin, BaseEstimator):
             backbone,
             in_chans=int(config["in_chans"]),
             input_size=tuple(int(v) for v in config["input_size"]),
-            tta=bool(config.get("tta", False)),
+            tta=_config_tta(config.get("tta", False)),
             device=device,
             **{f"module__{k}": v for k, v in model_kwargs.items()},
         )
@@ -1093,3 +1095,8 @@ class EmotionCNN(ClassifierMixin, BaseEstimator):
             self.module_ = self._build_module(
                 module_state, source=f"architecture {self.architecture_!r}"
             )
+
+
+def _config_tta(value):
+    """A weights file's ``tta`` entry: a mode name, or a boolean (older files)."""
+    return value if value in TTA_MODES else bool(value)

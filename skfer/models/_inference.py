@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import copy
 
-__all__ = ["fold_batch_norm", "optimize_for_inference"]
+__all__ = ["TTA_MODES", "fold_batch_norm", "optimize_for_inference", "tta_views"]
+
+#: Test-time augmentation modes, by the views each averages (``True`` means ``"flip"``).
+TTA_MODES = ("flip", "flip+shift")
 
 # models above this size run as they are: the copy would double their memory
 _MAX_PARAMS = 30_000_000
@@ -85,3 +88,45 @@ def optimize_for_inference(module, sample):
     if got.shape != reference.shape or float((got - reference).abs().max()) > 1e-3 * scale:
         return module, torch.contiguous_format
     return fast, torch.channels_last
+
+
+def tta_views(batch, mode):
+    """The views of a preprocessed batch ``(N, C, H, W)`` that test-time augmentation averages.
+
+    ``False``/``None``: the batch alone. ``True`` or ``"flip"``: the batch and its
+    mirror image. ``"flip+shift"``: also the batch shifted by one 24th of its size
+    (2 px at 48) left, right, up and down, edges repeated. Views keep the batch's
+    memory format.
+
+    Examples
+    --------
+    >>> import torch
+    >>> batch = torch.rand(2, 1, 48, 48)
+    >>> [len(tta_views(batch, mode)) for mode in (False, "flip", "flip+shift")]
+    [1, 2, 6]
+    >>> bool((tta_views(batch, "flip+shift")[2][..., :, :-2] == batch[..., :, 2:]).all())
+    True
+    """
+    import torch
+    import torch.nn.functional as F
+
+    if not mode:
+        return [batch]
+    if mode is True or mode == "flip":
+        return [batch, batch.flip(-1)]
+    if mode != "flip+shift":
+        raise ValueError(f"tta must be False, True or one of {TTA_MODES}, got {mode!r}.")
+    h, w = batch.shape[-2:]
+    s = max(1, round(min(h, w) / 24))
+    memory_format = (
+        torch.channels_last
+        if batch.dim() == 4 and batch.is_contiguous(memory_format=torch.channels_last)
+        else torch.contiguous_format
+    )
+    padded = F.pad(batch, (s, s, s, s), mode="replicate")
+    windows = [
+        padded[..., s + dy : s + dy + h, s + dx : s + dx + w]
+        for dx, dy in ((s, 0), (-s, 0), (0, s), (0, -s))
+    ]
+    shifted = [view.contiguous(memory_format=memory_format) for view in windows]
+    return [batch, batch.flip(-1), *shifted]
