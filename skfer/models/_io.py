@@ -16,7 +16,7 @@ unpickling any code, and predicts exactly as the model that was saved.
 ``classes_kind``        ``"str"`` or ``"int"``
 ``model_kwargs``        extra keyword arguments for ``timm.create_model``
 ``skfer_version``       version that wrote the file
-``tta``                 optional: test-time augmentation, false, true or ``"flip+shift"``
+``tta``                 optional: test-time augmentation: false, true, ``"flip"``, ``"flip+shift"``
 ``metrics``             optional: free-form dict (e.g. test accuracy)
 ======================  ===============================================================
 """
