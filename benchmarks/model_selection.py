@@ -68,8 +68,10 @@ def main() -> None:
         "- `fer2013-large`: GPU-only recipes (a few minutes on an H100).",
         "- `fer2013-fast`: `skfer_cnn_fast`, the recipe of `fer2013`.",
         "",
-        "FER+ vote shares (`--ferplus-weight 0.5`) cost 2-3 points on FER2013's own labels; "
-        "mixup was neutral on the compact net and cost a point on the large one.",
+        "FER+ vote shares (`--ferplus-weight 0.5`) cost about 3 points on FER2013's own "
+        "labels; mixup was neutral on the compact net and cost a point on the large one. The "
+        "wider compact nets were only tried with FER+ shares, so they are compared with "
+        "`skfer_cnn` fairly only against its FER+ run (c60fp).",
         "",
         table.to_markdown(index=False),
         "",
