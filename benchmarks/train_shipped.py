@@ -108,8 +108,7 @@ def lr_at(step: int, total: int, warmup: int, peak: float) -> float:
 def load_data(path: str | None) -> dict:
     """FER2013 as a dict of arrays: from the CSV (with FER+), or from a packed file."""
     if path:
-        sys.path.insert(0, str(ROOT / "benchmarks"))
-        from fer2013_pack import unpack
+        from fer2013_pack import unpack  # beside this script, so on sys.path
 
         return unpack(path)
     from fer2013_pack import ferplus_shares
