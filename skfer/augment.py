@@ -1,4 +1,4 @@
-"""Face augmentation: the paper's flip and shift, plus small rotation and brightness.
+"""Face augmentation: the paper's flip and shift, geometric jitter and film-like photometry.
 
 One transform, used two ways:
 
@@ -23,8 +23,33 @@ from ._images import check_images
 __all__ = ["Augmenter"]
 
 
+def _gaussian_blur(images, sigma):
+    """Blur each image of ``(N, C, H, W)`` with its own Gaussian ``sigma`` (0: unchanged)."""
+    import torch
+    import torch.nn.functional as F
+
+    radius = max(1, math.ceil(2 * float(sigma.max())))
+    if float(sigma.max()) <= 0:
+        return images
+    n, c, h, w = images.shape
+    offsets = torch.arange(-radius, radius + 1, dtype=torch.float32)
+    safe = sigma.clamp(min=1e-3)[:, None]
+    kernel = torch.exp(-0.5 * (offsets[None] / safe) ** 2)
+    kernel = torch.where(sigma[:, None] > 0, kernel, (offsets[None] == 0).float())
+    kernel = (kernel / kernel.sum(1, keepdim=True)).to(images.device, images.dtype)
+    kernel = kernel.repeat_interleave(c, 0)  # one 1-D kernel per (image, channel)
+    x = F.pad(images.reshape(1, n * c, h, w), (radius, radius, radius, radius), mode="replicate")
+    x = F.conv2d(x, kernel[:, None, None, :], groups=n * c)
+    x = F.conv2d(x, kernel[:, None, :, None], groups=n * c)
+    return x.reshape(n, c, h, w)
+
+
 class Augmenter(BaseEstimator):
-    """Random horizontal flip, shift, rotation and brightness for face crops.
+    """Random flip, shift, rotation, scale and photometric changes for face crops.
+
+    The photometric transforms (``contrast``, ``gamma``, ``blur``, ``noise``) imitate
+    what separates film faces from FER2013's: low-key lighting, graded tone curves,
+    soft focus and grain. All work on pixel values in [0, 255].
 
     Parameters
     ----------
@@ -38,6 +63,20 @@ class Augmenter(BaseEstimator):
     brightness : float, default=0.0
         Largest relative brightness change (0.2 means a factor in [0.8, 1.2]),
         applied with probability ``p``.
+    scale : float, default=0.0
+        Largest relative zoom (0.1 means a factor in [0.9, 1.1]), applied with
+        probability ``p``: the jitter of a detector's framing.
+    contrast : float, default=0.0
+        Largest relative contrast change around each image's mean (0.4 means a
+        factor in [0.6, 1.4]), applied with probability ``p``.
+    gamma : float, default=0.0
+        Largest log2 gamma of a tone curve ``255 * (x / 255) ** g`` (0.5 means g in
+        [2**-0.5, 2**0.5]), applied with probability ``p``.
+    blur : float, default=0.0
+        Largest Gaussian blur sigma in pixels, applied with probability ``p``.
+    noise : float, default=0.0
+        Largest standard deviation of additive Gaussian noise, as a fraction of
+        255, applied with probability ``p``.
     p : float, default=0.5
         Probability of each transform, drawn independently per image.
     n_copies : int, default=1
@@ -61,6 +100,11 @@ class Augmenter(BaseEstimator):
         "shift": [Interval(Real, 0, 0.5, closed="both")],
         "rotation": [Interval(Real, 0, 180, closed="both")],
         "brightness": [Interval(Real, 0, 1, closed="left")],
+        "scale": [Interval(Real, 0, 0.5, closed="both")],
+        "contrast": [Interval(Real, 0, 1, closed="left")],
+        "gamma": [Interval(Real, 0, 2, closed="both")],
+        "blur": [Interval(Real, 0, 5, closed="both")],
+        "noise": [Interval(Real, 0, 0.5, closed="both")],
         "p": [Interval(Real, 0, 1, closed="both")],
         "n_copies": [Interval(Integral, 1, None, closed="left")],
         "random_state": ["random_state"],
@@ -73,6 +117,11 @@ class Augmenter(BaseEstimator):
         shift=0.1,
         rotation=0.0,
         brightness=0.0,
+        scale=0.0,
+        contrast=0.0,
+        gamma=0.0,
+        blur=0.0,
+        noise=0.0,
         p=0.5,
         n_copies=1,
         random_state=None,
@@ -81,6 +130,11 @@ class Augmenter(BaseEstimator):
         self.shift = shift
         self.rotation = rotation
         self.brightness = brightness
+        self.scale = scale
+        self.contrast = contrast
+        self.gamma = gamma
+        self.blur = blur
+        self.noise = noise
         self.p = p
         self.n_copies = n_copies
         self.random_state = random_state
@@ -128,14 +182,17 @@ class Augmenter(BaseEstimator):
         angle = torch.zeros(n)
         tx = torch.zeros(n)
         ty = torch.zeros(n)
+        zoom = torch.ones(n)
+        if self.scale > 0:
+            zoom = 1 + (draw() * 2 - 1) * self.scale * gate()
         if self.rotation > 0:
             angle = (draw() * 2 - 1) * math.radians(self.rotation) * gate()
         if self.shift > 0:
             # affine_grid works in [-1, 1] coordinates: a shift of s*W pixels is 2*s
             tx = (draw() * 2 - 1) * 2 * self.shift * gate()
             ty = (draw() * 2 - 1) * 2 * self.shift * gate()
-        if bool((angle != 0).any() or (tx != 0).any() or (ty != 0).any()):
-            cos, sin = torch.cos(angle), torch.sin(angle)
+        if bool((angle != 0).any() or (tx != 0).any() or (ty != 0).any() or (zoom != 1).any()):
+            cos, sin = torch.cos(angle) / zoom, torch.sin(angle) / zoom
             theta = torch.stack(
                 [torch.stack([cos, -sin, tx], 1), torch.stack([sin, cos, ty], 1)], 1
             ).to(device=batch.device, dtype=out.dtype)
@@ -146,6 +203,28 @@ class Augmenter(BaseEstimator):
         if self.brightness > 0:
             factor = 1 + (draw() * 2 - 1) * self.brightness * gate()
             out = out * factor.to(device=batch.device, dtype=out.dtype)[:, None, None, None]
+        return self._photometric(out, draw, gate, generator)
+
+    def _photometric(self, out, draw, gate, generator):
+        """Contrast, tone curve, blur and grain, in that order (as a camera and a grade)."""
+        import torch
+
+        def per_image(values):
+            return values.to(device=out.device, dtype=out.dtype)[:, None, None, None]
+
+        if self.contrast > 0:
+            factor = per_image(1 + (draw() * 2 - 1) * self.contrast * gate())
+            mean = out.mean(dim=(1, 2, 3), keepdim=True)
+            out = (out - mean) * factor + mean
+        if self.gamma > 0:
+            g = per_image(torch.exp2((draw() * 2 - 1) * self.gamma * gate()))
+            out = out.clamp(0, 255).div(255).pow(g).mul(255)
+        if self.blur > 0:
+            out = _gaussian_blur(out, draw() * self.blur * gate())
+        if self.noise > 0:
+            sigma = per_image(draw() * self.noise * 255 * gate())
+            grain = torch.randn(out.shape, generator=generator).to(out.device, out.dtype)
+            out = out + grain * sigma
         return out
 
     def fit_resample(self, X, y):

@@ -137,6 +137,7 @@ def _cmd_video(args) -> int:
         scheme=args.scheme,
         batch_size=args.batch_size,
         landmarks=not args.no_landmarks,
+        adapt=args.adapt,
         progress=not args.quiet,
     )
     out.mkdir(parents=True, exist_ok=True)
@@ -230,7 +231,10 @@ def _cmd_evaluate(args) -> int:
     for test in map(Path, args.test):
         X, y = _load_dataset(test, usage="PrivateTest")
         if test.is_dir() and not args.no_crop:
-            X = FaceCropper(detector=args.detector).fit_transform(X)
+            cropper = (
+                FaceCropper() if args.detector is None else FaceCropper(detector=args.detector)
+            )
+            X = cropper.fit_transform(X)
         datasets[_dataset_name(test)] = (X, y)
     out = Path(args.out) if args.out else None
     report = cross_dataset_report(model, datasets, schemes=args.schemes, confusion_dir=out)
@@ -335,6 +339,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-landmarks",
         action="store_true",
         help="crop faces from their boxes without landmark alignment (faster)",
+    )
+    video.add_argument(
+        "--adapt",
+        choices=["batchnorm"],
+        help="adapt the model to this film's faces without labels: batch-norm statistics "
+        "re-estimated on them (AdaBN; default: off)",
     )
     video.add_argument("--quiet", action="store_true", help="no progress bar")
     _add_model_args(video, detector_default="hog", detector_help=f"{detectors} (default: hog)")

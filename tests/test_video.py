@@ -330,3 +330,27 @@ def test_film_profile_from_csv(tmp_path):
         film_profile(back.drop(columns="label"))
     plot_tracks(back, tmp_path / "tracks.png", max_tracks=2)
     assert (tmp_path / "tracks.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_adapt_classifies_the_film_as_one_domain(sfew_clip, model):
+    plain = analyze_video(sfew_clip, model, every=0.25, batch_size=5)
+    adapted = analyze_video(sfew_clip, model, every=0.25, batch_size=5, adapt="batchnorm")
+    assert adapted.attrs["adapt"] == "batchnorm" and model.adapt is None  # model untouched
+    assert len(adapted) == len(plain) == 32
+    labels = list(model.classes_)
+    np.testing.assert_allclose(adapted[labels].sum(axis=1), 1.0)
+    # all 32 faces adapted to together, whatever batch_size is
+    from skfer.faces import align_face, detect_faces
+
+    frames = decoded_frames(sfew_clip)
+    crops = np.concatenate(
+        [align_face(frames[f], detect_faces(frames[f], detector="hog")) for f in adapted.frame]
+    )
+    expected = model.set_params(adapt="batchnorm").predict_proba(crops)
+    model.set_params(adapt=None)
+    np.testing.assert_allclose(adapted[labels].to_numpy(float), expected, atol=1e-5)
+    assert not np.allclose(adapted[labels].to_numpy(float), plain[labels].to_numpy(float))
+    with pytest.raises(ValueError, match="adapt parameter"):
+        analyze_video(sfew_clip, MeanModel(), every=2.0, adapt="batchnorm")
+    with pytest.raises(ValueError, match="adapt must be"):
+        analyze_video(sfew_clip, model, every=2.0, adapt="nope")

@@ -17,8 +17,10 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d
 
 from .._images import check_images, to_gray
+from ._adapt import ADAPT_MODES
 from ._backbones import backbone_config, channel_stats, create_backbone, resolve_backbone
 from ._inference import TTA_MODES, tta_views
+from ._warm_start import freeze_layers, read_source_model, warm_start_head
 
 __all__ = ["EmotionCNN"]
 
@@ -37,11 +39,12 @@ class _Preprocess:
     Augmentation (training only) runs at the images' own size, before resizing.
     """
 
-    def __init__(self, in_chans, input_size, mean, std):
+    def __init__(self, in_chans, input_size, mean, std, standardize=False):
         self.in_chans = int(in_chans)
         self.input_size = tuple(int(v) for v in input_size)
         self.mean = tuple(float(v) for v in mean)
         self.std = tuple(float(v) for v in std)
+        self.standardize = bool(standardize)
 
     def __call__(self, x, augment=None, generator=None):
         import torch
@@ -55,6 +58,13 @@ class _Preprocess:
             x = F.interpolate(
                 x, size=self.input_size, mode="bilinear", align_corners=False, antialias=shrink
             )
+        if getattr(self, "standardize", False):  # mean 0, spread 1: lighting, contrast go
+            centred = x - x.mean(dim=(1, 2, 3), keepdim=True)
+            spread = centred.pow(2).mean(dim=(1, 2, 3), keepdim=True).sqrt_().add_(1.0)
+            x = centred.div_(spread)
+            if x.shape[1] != self.in_chans:
+                return x.expand(-1, self.in_chans, -1, -1)
+            return x
         shape = (1, self.in_chans, 1, 1)
         mean = torch.tensor([m * 255.0 for m in self.mean], device=x.device).view(shape)
         scale = torch.tensor([1.0 / (s * 255.0) for s in self.std], device=x.device).view(shape)
@@ -131,8 +141,13 @@ def _make_net_class():
         def get_iterator(self, dataset, training=False):
             return _Batches(dataset, self.batch_size, shuffle=training, generator=self.rng_)
 
+        frozen_norms_ = ()
+
         def infer(self, x, **fit_params):
             x = x.to(self.device, non_blocking=True)
+            if self.module_.training:
+                for norm in self.frozen_norms_:  # frozen layers keep their statistics
+                    norm.eval()
             augment = self.augment_ if self.module_.training else None
             x = self.preprocess_(x, augment, self.rng_)
             x = x.contiguous(memory_format=self.memory_format_)
@@ -207,12 +222,21 @@ class EmotionCNN(ClassifierMixin, BaseEstimator):
         ``"ResNetV2"``, ``"InceptionV3"``, ``"DenseNet"``), a compact skfer model
         (``"skfer_cnn"``, ``"skfer_cnn_fast"``) or any timm model name; case and
         punctuation do not matter. See :func:`~skfer.list_backbones`.
-    pretrained : bool or path-like, default=False
+    pretrained : bool, str or path-like, default=False
         ``True``: start from timm's ImageNet weights, read from the local Hugging
         Face / torch-hub cache (downloaded only if absent, the hub is reachable and
         ``HF_HUB_OFFLINE`` is unset; otherwise it fails within seconds saying how
-        to supply them). A path: a local safetensors file or torch state dict.
-        The classifier head is always re-initialised for ``classes_``.
+        to supply them). A path: a local safetensors file or torch state dict; the
+        classifier head is re-initialised for ``classes_``. A fitted skfer model (a
+        shipped name such as ``"fer2013"``, or a file from :meth:`save`): fine-tuning.
+        Its architecture and widths (``backbone`` must name the same network), input
+        channels, size, normalisation and all weights are the start, including the
+        classifier rows of the labels it shares with ``y`` (emotion aliases match);
+        other labels get fresh rows.
+    freeze : int, "backbone" or None, default=None
+        Layers kept fixed while training: the first ``freeze`` convolutions with the
+        normalisation layers after them (their statistics too), or every layer but
+        the classifier for ``"backbone"``. Meant for fine-tuning with ``pretrained``.
     in_chans : {"auto", 1, 3}, default="auto"
         Network input channels. ``"auto"``: 1 when the training images are
         grayscale, else 3 (timm adapts the first convolution). Colour images
@@ -222,6 +246,11 @@ class EmotionCNN(ClassifierMixin, BaseEstimator):
         images' size, enlarged to the backbone's minimum (e.g. 75 px for
         InceptionV3); ``"native"``: the backbone's pretraining size (299 px for
         Xception).
+    standardize : bool, default=False
+        Per-face contrast normalisation, in training and prediction alike: each face
+        is shifted and scaled to mean 0 and unit spread (instead of the dataset's
+        ``mean``/``std``), so that lighting and contrast, which differ between
+        FER2013 and film, carry no signal. Saved with the weights.
     max_epochs : int, default=25
     batch_size : int, default=128
         Training and prediction batch size (prediction on the CPU uses at most 64,
@@ -247,6 +276,13 @@ class EmotionCNN(ClassifierMixin, BaseEstimator):
     class_weight : dict, "balanced" or None, default=None
         Loss weight per class. ``"balanced"``: ``n_samples / (n_classes * count)``.
     label_smoothing : float, default=0.0
+    adapt : "batchnorm" or None, default=None
+        Unsupervised adaptation to the faces of each prediction call, taken as one
+        domain (e.g. all faces of one film): ``"batchnorm"`` re-estimates the
+        network's batch-norm statistics on them (AdaBN, see
+        :func:`~skfer.adapt_batchnorm`). Predictions then depend on the other faces of
+        the call; calls with fewer than 16 faces are predicted unadapted. None: each
+        face on its own.
     tta : bool, "flip" or "flip+shift", default=False
         Test-time augmentation: average the logits of several views of each face at
         prediction. ``True`` or ``"flip"``: the face and its mirror image.
@@ -326,6 +362,9 @@ class EmotionCNN(ClassifierMixin, BaseEstimator):
     _parameter_constraints: dict = {
         "backbone": [str],
         "pretrained": ["boolean", str, os.PathLike],
+        "freeze": [Interval(Integral, 0, None, closed="left"), StrOptions({"backbone"}), None],
+        "adapt": [StrOptions(set(ADAPT_MODES)), None],
+        "standardize": ["boolean"],
         "in_chans": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
         "input_size": [
             StrOptions({"auto", "native"}),
@@ -358,8 +397,10 @@ class EmotionCNN(ClassifierMixin, BaseEstimator):
         backbone="skfer_cnn",
         *,
         pretrained=False,
+        freeze=None,
         in_chans="auto",
         input_size="auto",
+        standardize=False,
         max_epochs=25,
         batch_size=128,
         lr=0.1,
@@ -371,6 +412,7 @@ class EmotionCNN(ClassifierMixin, BaseEstimator):
         augment="default",
         class_weight=None,
         label_smoothing=0.0,
+        adapt=None,
         tta=False,
         device="auto",
         amp="auto",
@@ -382,8 +424,10 @@ class EmotionCNN(ClassifierMixin, BaseEstimator):
     ):
         self.backbone = backbone
         self.pretrained = pretrained
+        self.freeze = freeze
         self.in_chans = in_chans
         self.input_size = input_size
+        self.standardize = standardize
         self.max_epochs = max_epochs
         self.batch_size = batch_size
         self.lr = lr
@@ -395,6 +439,7 @@ class EmotionCNN(ClassifierMixin, BaseEstimator):
         self.augment = augment
         self.class_weight = class_weight
         self.label_smoothing = label_smoothing
+        self.adapt = adapt
         self.tta = tta
         self.device = device
         self.amp = amp
@@ -613,9 +658,15 @@ class EmotionCNN(ClassifierMixin, BaseEstimator):
             )
         arch = resolve_backbone(self.backbone)
         cfg = backbone_config(arch)
-        in_chans = self._resolve_in_chans(images, cfg)
-        input_size = self._resolve_input_size(images, cfg, arch)
-        mean, std = channel_stats(cfg["mean"], in_chans), channel_stats(cfg["std"], in_chans)
+        source = None if self.pretrained is False else read_source_model(self.pretrained)
+        module_kwargs = dict(nested["module"])
+        if source is None:
+            in_chans = self._resolve_in_chans(images, cfg)
+            input_size = self._resolve_input_size(images, cfg, arch)
+            mean, std = channel_stats(cfg["mean"], in_chans), channel_stats(cfg["std"], in_chans)
+        else:
+            in_chans, input_size, mean, std = self._source_preprocessing(source[1], cfg, arch)
+            module_kwargs = {**source[1]["model_kwargs"], **module_kwargs}
         device = _resolve_device(self.device)
         optimizer = self.optimizer
         if isinstance(optimizer, str):
@@ -658,8 +709,15 @@ class EmotionCNN(ClassifierMixin, BaseEstimator):
                 f"input, {len(classes)} classes, up to {self.max_epochs} epochs)"
             )
         with _seeded(seed, device):
-            model = self._create_module(arch, len(classes), in_chans, nested["module"])
-            preprocess = _Preprocess(in_chans, input_size, mean, std)
+            if source is None:
+                model = self._create_module(arch, len(classes), in_chans, module_kwargs)
+            else:
+                model = create_backbone(
+                    arch, num_classes=len(classes), in_chans=in_chans, **module_kwargs
+                )
+                warm_start_head(model, source[0], source[1]["classes"], classes.tolist())
+            frozen_norms = freeze_layers(model, self.freeze)
+            preprocess = _Preprocess(in_chans, input_size, mean, std, self.standardize)
             memory_format = self._probe(model, preprocess, data[:2], arch)
             net = Net(
                 module=model,
@@ -684,14 +742,19 @@ class EmotionCNN(ClassifierMixin, BaseEstimator):
             net.rng_ = torch.Generator().manual_seed(seed)
             net.amp_dtype_ = _amp_dtype(self.amp, device)
             net.memory_format_ = memory_format
-            net.fit(train_ds, None)
+            net.frozen_norms_ = frozen_norms
+            try:
+                net.fit(train_ds, None)
+            finally:
+                for param in model.parameters():
+                    param.requires_grad_(True)
 
         self.classes_ = classes
         self.module_ = net.module_.eval()
         self.history_ = net.history
         self.n_iter_ = len(net.history)
         self.architecture_ = arch
-        self.model_kwargs_ = dict(nested["module"])
+        self.model_kwargs_ = module_kwargs
         self.in_chans_ = in_chans
         self.input_size_ = tuple(input_size)
         self.mean_, self.std_ = tuple(mean), tuple(std)
@@ -699,6 +762,28 @@ class EmotionCNN(ClassifierMixin, BaseEstimator):
         self.device_ = device
         self.preprocess_ = preprocess
         return self
+
+    def _source_preprocessing(self, config: dict, cfg: dict, arch: str):
+        """Input channels, size and normalisation of the model fine-tuning starts from."""
+        name = self.pretrained if isinstance(self.pretrained, str) else os.fspath(self.pretrained)
+        if config["architecture"] != arch:
+            raise ValueError(
+                f"pretrained={name!r} is a {config['architecture']!r} network but "
+                f"backbone={self.backbone!r} is {arch!r}; set "
+                f"backbone={config['architecture']!r} to fine-tune it."
+            )
+        in_chans = int(config["in_chans"])
+        if self.in_chans not in ("auto", in_chans):
+            raise ValueError(
+                f"pretrained={name!r} takes {in_chans} input channel(s); in_chans="
+                f"{self.in_chans!r} cannot fine-tune it (use 'auto')."
+            )
+        size = tuple(int(v) for v in config["input_size"])
+        if self.input_size != "auto":  # fine-tune at another size: the user's choice
+            size = self._resolve_input_size(np.zeros((1, *size), np.uint8), cfg, arch)
+        mean = tuple(float(v) for v in config["mean"])
+        std = tuple(float(v) for v in config["std"])
+        return in_chans, size, mean, std
 
     def _make_callbacks(self, *, validation: bool) -> list:
         """The paper's schedule and stopping as skorch callbacks, then the user's."""
@@ -881,17 +966,28 @@ class EmotionCNN(ClassifierMixin, BaseEstimator):
         check_is_fitted(self, ("classes_", "module_"))
         images = check_images(X, stack=True)
         data = _images_to_tensor(images, self.in_chans_)
+        if self.adapt is not None and self.adapt not in ADAPT_MODES:
+            self._validate_params()  # the same message as fit's
         module, memory_format = self._predictor()
         device = self._device()
         amp = _amp_dtype(self.amp, device)
         n, bs = len(data), int(self.batch_size)
         if device.type == "cpu":
             bs = min(bs, _CPU_PREDICT_BATCH)
-        out = torch.empty((n, len(self.classes_)), dtype=torch.float32)
-        with torch.inference_mode(), _autocast(device, amp):
+
+        def batches():
             for start in range(0, n, bs):
                 batch = self.preprocess_(data[start : start + bs].to(device, non_blocking=True))
-                batch = batch.contiguous(memory_format=memory_format)
+                yield start, batch.contiguous(memory_format=memory_format)
+
+        if self.adapt and "batchnorm" in self.adapt:
+            from ._adapt import adapt_batchnorm
+
+            with torch.no_grad():
+                module = adapt_batchnorm(self.module_, (b for _, b in batches()))
+        out = torch.empty((n, len(self.classes_)), dtype=torch.float32)
+        with torch.inference_mode(), _autocast(device, amp):
+            for start, batch in batches():
                 views = tta_views(batch, self.tta)
                 logits = module(torch.cat(views) if len(views) > 1 else batch)
                 logits = logits.view(len(views), len(batch), -1).mean(0)
@@ -951,6 +1047,7 @@ class EmotionCNN(ClassifierMixin, BaseEstimator):
             "model_kwargs": self.model_kwargs_,
             "skfer_version": skfer.__version__,
             "tta": self.tta if isinstance(self.tta, str) else bool(self.tta),
+            "standardize": bool(self.standardize),
             "metrics": dict(metrics or {}),
         }
         try:
@@ -1005,6 +1102,7 @@ class EmotionCNN(ClassifierMixin, BaseEstimator):
             in_chans=int(config["in_chans"]),
             input_size=tuple(int(v) for v in config["input_size"]),
             tta=_config_tta(config.get("tta", False)),
+            standardize=bool(config.get("standardize", False)),
             device=device,
             **{f"module__{k}": v for k, v in model_kwargs.items()},
         )
@@ -1019,7 +1117,9 @@ class EmotionCNN(ClassifierMixin, BaseEstimator):
         est.history_ = None
         est.n_iter_ = 0
         est.metrics_ = dict(config.get("metrics") or {})
-        est.preprocess_ = _Preprocess(est.in_chans_, est.input_size_, est.mean_, est.std_)
+        est.preprocess_ = _Preprocess(
+            est.in_chans_, est.input_size_, est.mean_, est.std_, est.standardize
+        )
         est.device_ = _resolve_device(device)
         est.module_ = est._build_module(state, source=f"architecture {arch!r}")
         return est

@@ -17,6 +17,7 @@ unpickling any code, and predicts exactly as the model that was saved.
 ``model_kwargs``        extra keyword arguments for ``timm.create_model``
 ``skfer_version``       version that wrote the file
 ``tta``                 optional: test-time augmentation: false, true, ``"flip"``, ``"flip+shift"``
+``standardize``         optional: per-face contrast normalisation instead of ``mean``/``std``
 ``metrics``             optional: free-form dict (e.g. test accuracy)
 ======================  ===============================================================
 """

@@ -63,8 +63,9 @@ class FaceClassifier:
     :func:`skfer.evaluation.proba_in_scheme`) and turns them into valence and arousal.
     """
 
-    def __init__(self, model, *, scheme, batch_size: int, crop_size: int):
-        self.model = model
+    def __init__(self, model, *, scheme, batch_size: int, crop_size: int, adapt=None):
+        self.model = _adapted(model, adapt)
+        self.adapt = adapt
         self.batch_size = check_batch_size(batch_size)
         if isinstance(crop_size, bool) or not isinstance(crop_size, Integral) or crop_size < 8:
             raise ValueError(f"crop_size must be an integer >= 8, got {crop_size!r}.")
@@ -90,8 +91,8 @@ class FaceClassifier:
         """Queue faces: ``rows`` of key values then ``x, y, w, h, score``; their crops."""
         self._pending.extend(rows)
         self._crops.extend(crops)
-        if len(self._crops) >= self.batch_size:
-            self.flush()
+        if len(self._crops) >= self.batch_size and self.adapt is None:
+            self.flush()  # with adapt, all faces are classified together at the end
 
     def flush(self) -> None:
         if not self._crops:
@@ -130,6 +131,26 @@ class FaceClassifier:
         labels[:] = self.labels
         frame.insert(len(head) + len(self.labels), "label", labels[best])
         return frame
+
+
+def _adapted(model, adapt):
+    """``model`` itself, or a shallow copy of it that adapts to each call's faces."""
+    if adapt is None:
+        return model
+    from ..models._adapt import ADAPT_MODES
+
+    if adapt not in ADAPT_MODES:
+        raise ValueError(f"adapt must be None or one of {list(ADAPT_MODES)}; got {adapt!r}.")
+    if "adapt" not in getattr(model, "get_params", dict)():
+        raise ValueError(
+            f"adapt={adapt!r} needs a model with an adapt parameter (an EmotionCNN); "
+            f"{type(model).__name__} has none."
+        )
+    import copy
+
+    adapted = copy.copy(model)  # shares the weights; the caller's model keeps its setting
+    adapted.adapt = adapt
+    return adapted
 
 
 def _scheme_matrix(classes: np.ndarray, scheme) -> tuple[list, np.ndarray]:
@@ -202,6 +223,7 @@ def analyze_video(
     max_distance: float = 0.5,
     max_gap: int = 2,
     cut_threshold: float | None = 0.3,
+    adapt: str | None = None,
     progress: bool = False,
 ):
     """Emotion timeline of a film: one row per face per sampled frame, linked into tracks.
@@ -250,6 +272,11 @@ def analyze_video(
         Every track ends at a shot cut: a colour-histogram distance of at least this
         between two sampled frames (see :class:`~skfer.video.ShotCuts`). ``None``
         links faces across cuts.
+    adapt : "batchnorm" or None, default=None
+        Adapt the model to this film's faces before classifying them, without labels
+        (see :class:`~skfer.EmotionCNN`'s ``adapt``): all faces of the film are then
+        classified together at the end, as one domain. Measured on the film
+        development set in ``benchmarks/results/film_adaptation.md``.
     progress : bool, default=False
         Show a tqdm progress bar with an ETA on stderr.
 
@@ -301,7 +328,11 @@ def analyze_video(
     capture, info = open_video(path)
     try:
         classifier = FaceClassifier(
-            resolve_model(model), scheme=scheme, batch_size=batch_size, crop_size=crop_size
+            resolve_model(model),
+            scheme=scheme,
+            batch_size=batch_size,
+            crop_size=crop_size,
+            adapt=adapt,
         )
     except BaseException:
         capture.release()
@@ -355,6 +386,7 @@ def analyze_video(
         scheme=scheme if isinstance(scheme, str) or scheme is None else "custom",
         labels=list(classifier.labels),
         detector=detector,
+        adapt=adapt,
     )
     return timeline
 
@@ -370,6 +402,7 @@ def analyze_images(
     work_size: int | None = None,
     landmarks: bool = True,
     crop_size: int = 48,
+    adapt: str | None = None,
 ):
     """Every face in still images with its emotion: the one-frame case of :func:`analyze_video`.
 
@@ -377,8 +410,8 @@ def analyze_images(
     ----------
     images : sequence of images or paths
         RGB or gray arrays (anything :func:`skfer.check_image` accepts) or image files.
-    model, scheme, batch_size, min_size, work_size, landmarks, crop_size
-        As :func:`analyze_video`.
+    model, scheme, batch_size, min_size, work_size, landmarks, crop_size, adapt
+        As :func:`analyze_video` (with ``adapt``, the images are one domain).
     detector : str, optional
         Default: :data:`skfer.faces.DEFAULT_DETECTOR` (``"hog+cnn"``): thorough, as
         photos are few.
@@ -417,7 +450,7 @@ def analyze_images(
             "images must be a sequence of images or paths; wrap a single image or path in a list."
         )
     classifier = FaceClassifier(
-        resolve_model(model), scheme=scheme, batch_size=batch_size, crop_size=crop_size
+        resolve_model(model), scheme=scheme, batch_size=batch_size, crop_size=crop_size, adapt=adapt
     )
     for i, image in enumerate(images):
         if isinstance(image, (str, os.PathLike)):
