@@ -24,6 +24,11 @@ from skfer.emotions import EMOTIONS  # noqa: E402
 
 CACHE = ROOT / "benchmarks" / "cache"
 
+#: the shipped recipe's augmentation (benchmarks/train_shipped.py)
+SHIPPED_AUGMENT = dict(flip=True, shift=0.1, rotation=10.0, brightness=0.2, p=0.5)
+#: film-like photometry: low-key contrast, graded tone curves, soft focus, grain
+FILM_PHOTOMETRY = dict(contrast=0.5, gamma=0.6, blur=1.2, noise=0.04)
+
 #: SFEW file names start with the film: ``AlexEmma_000548800_00000021.png``
 _FILM = re.compile(r"^(.+?)_\d+_\d+$")
 
@@ -91,3 +96,41 @@ def recall_and_share(y_true, y_pred) -> dict:
         out[f"share_{e}"] = 100 * float((y_pred == e).mean())
         out[f"over_{e}"] = float((y_pred == e).mean()) / true_share if true_share else np.nan
     return out
+
+
+def with_se(df, column: str) -> list[str]:
+    """``"47.8 ± 1.7"`` cells from a column and its ``<column>_se`` partner."""
+    return ["-" if v != v else f"{v:.1f} ± {s:.1f}" for v, s in zip(df[column], df[f"{column}_se"])]
+
+
+def fine_tuner(start, *, augment, epochs: int, n_train: int, batch_size: int = 128, **params):
+    """The one fine-tuning recipe of the film benchmarks, as an :class:`~skfer.EmotionCNN`.
+
+    Starts from ``start`` (a shipped name or model file); SGD with Nesterov momentum 0.9
+    and weight decay 5e-4, a cosine decay of the learning rate to zero over ``epochs``
+    (stepped every batch), label smoothing 0.1, no early stopping or validation split,
+    flip+shift test-time augmentation. ``params`` go to ``EmotionCNN`` (``lr``,
+    ``freeze``, ``standardize``, ``class_weight``, ``random_state``...).
+    """
+    from skorch.callbacks import LRScheduler
+    from torch.optim.lr_scheduler import CosineAnnealingLR
+
+    from skfer import EmotionCNN
+
+    steps = epochs * int(np.ceil(n_train / batch_size))
+    cosine = LRScheduler(policy=CosineAnnealingLR, T_max=steps, step_every="batch")
+    return EmotionCNN(
+        pretrained=start,
+        augment=augment,
+        max_epochs=epochs,
+        batch_size=batch_size,
+        lr_patience=None,
+        early_stopping=None,
+        validation=None,
+        label_smoothing=0.1,
+        optimizer__nesterov=True,
+        optimizer__weight_decay=5e-4,
+        callbacks=[("cosine", cosine)],
+        tta="flip+shift",
+        **params,
+    )

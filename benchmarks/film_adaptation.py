@@ -44,6 +44,7 @@ from _film_dev import (  # noqa: E402
     fer2013_split,
     film_dev_set,
     recall_and_share,
+    with_se,
 )
 from _machine import hardware, load  # noqa: E402
 
@@ -51,6 +52,15 @@ from skfer import load_model  # noqa: E402
 from skfer.emotions import EMOTIONS  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results"
+#: ``fer2013`` before its film stage (``film_robust.py``), kept for these comparisons
+STAGE1 = str(ROOT / "benchmarks" / "weights" / "fer2013-stage1.safetensors")
+
+
+def label(source: str) -> str:
+    """A model's name in the tables: the shipped name, or a file's stem."""
+    return Path(source).stem if source.endswith(".safetensors") else source
+
+
 MIN_FILM_FACES = 16
 #: FER2013 Training class counts (angry, disgust, fear, happy, sad, surprise, neutral)
 FER_TRAIN_COUNTS = dict(zip(EMOTIONS, (3995, 436, 4097, 7215, 4830, 3171, 4965)))
@@ -153,12 +163,14 @@ def predict(model, faces, films, *, adapt: str, grouping: str, calibration=None)
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--models", nargs="+", default=["fer2013", "fer2013-large", "fer2013-fast"])
+    parser.add_argument(
+        "--models", nargs="+", default=[STAGE1, "fer2013", "fer2013-large", "fer2013-fast"]
+    )
     parser.add_argument(
         "--short",
         nargs="*",
         default=["fer2013-large", "fer2013-fast"],
-        help="models scored only as shipped and with per-film adaptation",
+        help="models (table names) scored only as shipped and with per-film adaptation",
     )
     parser.add_argument("--append", action="store_true", help="add rows to the results file")
     parser.add_argument("--adapts", nargs="*", choices=ADAPTS, help="only these adapt plans")
@@ -167,8 +179,9 @@ def main() -> None:
     dev = film_dev_set()
     public = fer2013_split("PublicTest")
     rows = []
-    for name in args.models:
-        model = load_model(name)
+    for source in args.models:
+        model = load_model(source)
+        name = label(source)
         shipped_tta = model.tta
         plans = [("none", t, "none", "-") for t in (False, "flip", "flip+shift")]
         plans += [(p, shipped_tta, "none", "-") for p in ("standardise", "clahe")]
@@ -228,7 +241,7 @@ def main() -> None:
     cols = ["model", "preprocess", "tta", "adapt", "grouping", "public", "sfew", "frames"]
     show = df[cols + ["over_sad", "recall_neutral"]].copy()
     for c in ("public", "sfew", "frames"):
-        show[c] = [f"{v:.1f} ± {s:.1f}" for v, s in zip(df[c], df[f"{c}_se"])]
+        show[c] = with_se(df, c)
     show["over_sad"] = df["over_sad"].round(2)
     show["recall_neutral"] = df["recall_neutral"].round(1)
     lines = [

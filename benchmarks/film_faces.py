@@ -27,7 +27,13 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from _film_dev import accuracy_se, fer2013_split, film_dev_set, recall_and_share  # noqa: E402
+from _film_dev import (  # noqa: E402
+    accuracy_se,
+    fer2013_split,
+    film_dev_set,
+    recall_and_share,
+    with_se,
+)
 from _machine import hardware, load  # noqa: E402
 from film_adaptation import predict  # noqa: E402
 
@@ -90,12 +96,9 @@ def main() -> None:
     df.round(2).to_csv(RESULTS / "film_faces.csv", index=False)
     true_share = {e: 100 * float(np.mean(dev["sfew"]["target"] == e)) for e in EMOTIONS}
 
-    def pm(c):
-        return ["-" if pd.isna(v) else f"{v:.1f} ± {s:.1f}" for v, s in zip(df[c], df[f"{c}_se"])]
-
     acc = df[["model", "adapt", "trained_on"]].copy()
     for c in ("public", "sfew", "frames"):
-        acc[c] = pm(c) if c in df else "-"
+        acc[c] = with_se(df, c)
     recall = df[["model", "adapt"]].copy()
     share = df[["model", "adapt"]].copy()
     for e in EMOTIONS:

@@ -31,6 +31,7 @@ import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import cv2  # noqa: E402
 import torch  # noqa: E402
@@ -59,25 +60,29 @@ def squash(images) -> np.ndarray:
 
 
 def datasets(cropper: FaceCropper) -> dict:
+    """The test sets; SFEW crops from the film development set's cache (the same
+    ``FaceCropper()`` defaults, cropped once for every film benchmark)."""
+    from _film_dev import film_dev_set  # beside this script, so on sys.path
+
     home = get_data_home()
     fer = load_fer2013()
     out = {}
     for usage in ("PublicTest", "PrivateTest"):
         mask = fer.usage == usage
         out[f"FER2013 {usage}"] = (fer.images[mask], fer.target[mask])
-    sfew = load_sfew(home / "sfew" / "Train")
     t0 = time.perf_counter()
-    crops = cropper.fit_transform(list(sfew.images))
-    sfew_miss = int(cropper.fallback_.sum())
-    out["SFEW aligned (FaceCropper)"] = (crops, sfew.target)
+    if cropper.get_params() != FaceCropper().get_params():
+        raise ValueError("the film development set is cropped by FaceCropper() defaults")
+    dev = film_dev_set()
+    sfew = load_sfew(home / "sfew" / "Train")
+    if list(dev["sfew"]["target"]) != [str(t) for t in sfew.target]:
+        raise RuntimeError("the cached SFEW crops are not in load_sfew's order; delete the cache")
+    out["SFEW aligned (FaceCropper)"] = (dev["sfew"]["faces"], sfew.target)
     out["SFEW aligned (squashed 48x48)"] = (squash(sfew.images), sfew.target)
-    frames = load_sfew(home / "sfew_frames", return_paths=True)
-    frame_crops = cropper.fit_transform(frames.images)
-    frame_miss = int(cropper.fallback_.sum())
-    out["SFEW frames (FaceCropper)"] = (frame_crops, frames.target)
+    out["SFEW frames (FaceCropper)"] = (dev["frames"]["faces"], dev["frames"]["target"])
     info = {
-        "sfew_aligned_fallbacks": sfew_miss,
-        "sfew_frames_fallbacks": frame_miss,
+        "sfew_aligned_fallbacks": int(dev["sfew"]["fallback"].sum()),
+        "sfew_frames_fallbacks": int(dev["frames"]["fallback"].sum()),
         "crop_seconds": time.perf_counter() - t0,
     }
     return out, info

@@ -132,8 +132,11 @@ def test_standardize_makes_predictions_blind_to_lighting_and_contrast(faces, tmp
     darker = np.clip(X.astype(np.float32) * 0.5 + 20, 0, 255).round().astype(np.uint8)
     blind = np.abs(model.predict_proba(darker) - model.predict_proba(X)).max()
     assert blind < 0.02
-    loaded = load_model(model.save(tmp_path / "s.safetensors"))
+    path = model.save(tmp_path / "s.safetensors")
+    loaded = load_model(path)
     assert loaded.standardize is True
+    assert _fit(X, y, pretrained=path).preprocess_.standardize  # "auto": as the start
+    assert not _fit(X, y, pretrained=path, standardize=False).preprocess_.standardize
     np.testing.assert_allclose(loaded.predict_proba(X), model.predict_proba(X), atol=1e-6)
     plain = _fit(X, y, lr=0.01)
     assert np.abs(plain.predict_proba(darker) - plain.predict_proba(X)).max() > 2 * blind

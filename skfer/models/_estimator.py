@@ -246,11 +246,12 @@ class EmotionCNN(ClassifierMixin, BaseEstimator):
         images' size, enlarged to the backbone's minimum (e.g. 75 px for
         InceptionV3); ``"native"``: the backbone's pretraining size (299 px for
         Xception).
-    standardize : bool, default=False
+    standardize : bool or "auto", default="auto"
         Per-face contrast normalisation, in training and prediction alike: each face
         is shifted and scaled to mean 0 and unit spread (instead of the dataset's
         ``mean``/``std``), so that lighting and contrast, which differ between
-        FER2013 and film, carry no signal. Saved with the weights.
+        FER2013 and film, carry no signal. Saved with the weights. ``"auto"``: off
+        when training from scratch, the start model's setting when fine-tuning.
     max_epochs : int, default=25
     batch_size : int, default=128
         Training and prediction batch size (prediction on the CPU uses at most 64,
@@ -364,7 +365,7 @@ class EmotionCNN(ClassifierMixin, BaseEstimator):
         "pretrained": ["boolean", str, os.PathLike],
         "freeze": [Interval(Integral, 0, None, closed="left"), StrOptions({"backbone"}), None],
         "adapt": [StrOptions(set(ADAPT_MODES)), None],
-        "standardize": ["boolean"],
+        "standardize": ["boolean", StrOptions({"auto"})],
         "in_chans": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
         "input_size": [
             StrOptions({"auto", "native"}),
@@ -400,7 +401,7 @@ class EmotionCNN(ClassifierMixin, BaseEstimator):
         freeze=None,
         in_chans="auto",
         input_size="auto",
-        standardize=False,
+        standardize="auto",
         max_epochs=25,
         batch_size=128,
         lr=0.1,
@@ -717,7 +718,10 @@ class EmotionCNN(ClassifierMixin, BaseEstimator):
                 )
                 warm_start_head(model, source[0], source[1]["classes"], classes.tolist())
             frozen_norms = freeze_layers(model, self.freeze)
-            preprocess = _Preprocess(in_chans, input_size, mean, std, self.standardize)
+            standardize = self.standardize
+            if standardize == "auto":
+                standardize = bool(source and source[1].get("standardize", False))
+            preprocess = _Preprocess(in_chans, input_size, mean, std, standardize)
             memory_format = self._probe(model, preprocess, data[:2], arch)
             net = Net(
                 module=model,
@@ -1047,7 +1051,7 @@ class EmotionCNN(ClassifierMixin, BaseEstimator):
             "model_kwargs": self.model_kwargs_,
             "skfer_version": skfer.__version__,
             "tta": self.tta if isinstance(self.tta, str) else bool(self.tta),
-            "standardize": bool(self.standardize),
+            "standardize": bool(getattr(self.preprocess_, "standardize", False)),
             "metrics": dict(metrics or {}),
         }
         try:
