@@ -190,7 +190,8 @@ def main() -> None:
             plans = [("none", shipped_tta, a, "per film" if a != "none" else "-") for a in ADAPTS]
         if args.adapts:
             plans = [plan for plan in plans if plan[2] in args.adapts]
-        codes = np.searchsorted(model.classes_, public[1])  # classes_ are sorted
+        index = {c: i for i, c in enumerate(model.classes_)}  # shipped order, not sorted
+        codes = np.array([index[t] for t in public[1]])
         calibration = None
         for prep, tta, adapt, grouping in plans:
             if "BCTS" in adapt and calibration is None:  # fitted on PublicTest, as shipped

@@ -9,7 +9,7 @@ that saw the face's film.
 
 Usage::
 
-    python benchmarks/film_faces.py --models fer2013 fer2013:batchnorm fer2013-large
+    python benchmarks/film_faces.py [--models fer2013 fer2013:batchnorm fer2013-large ...]
 
 writes ``benchmarks/results/film_faces.{md,csv}``.
 """
@@ -35,7 +35,7 @@ from _film_dev import (  # noqa: E402
     with_se,
 )
 from _machine import hardware, load  # noqa: E402
-from film_adaptation import predict  # noqa: E402
+from film_adaptation import STAGE1, label, predict  # noqa: E402
 
 from skfer import load_model  # noqa: E402
 from skfer.emotions import EMOTIONS  # noqa: E402
@@ -44,10 +44,10 @@ RESULTS = ROOT / "benchmarks" / "results"
 
 
 def score_model(spec: str, dev: dict, public) -> dict:
-    name, _, adapt = spec.partition(":")
+    name, _, adapt = spec.rpartition(":") if spec.count(":") else (spec, "", "")
     adapt = adapt or "none"
     model = load_model(name)
-    row = {"model": name, "adapt": adapt, "trained_on": "FER2013 Training"}
+    row = {"model": label(name), "adapt": adapt, "trained_on": "FER2013 Training"}
     if name == "film":
         raise ValueError("the film model is scored from its leave-films-out predictions")
     pub_pred = predict(model, public[0], np.zeros(len(public[0])), adapt=adapt, grouping="pooled")
@@ -83,7 +83,19 @@ def film_row(public) -> dict | None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--models", nargs="+", default=["fer2013", "fer2013:batchnorm"])
+    parser.add_argument(
+        "--models",
+        nargs="+",
+        default=[
+            STAGE1,
+            "fer2013",
+            "fer2013:batchnorm",
+            "fer2013-large",
+            "fer2013-large:batchnorm",
+            "fer2013-fast",
+        ],
+        help="model names or files, ':batchnorm' for AdaBN per film",
+    )
     args = parser.parse_args()
     t0 = time.perf_counter()
     dev = film_dev_set()

@@ -45,6 +45,7 @@ _LAZY = {
     "load_model": "skfer.models",
     "shipped_models": "skfer.models",
     "list_backbones": "skfer.models",
+    "adapt_batchnorm": "skfer.models",
     # label schemes, pipeline, evaluation
     "EmotionLabelMapper": "skfer.labels",
     "Pipeline": "skfer.pipeline",

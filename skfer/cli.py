@@ -256,8 +256,9 @@ def _cmd_evaluate(args) -> int:
 def _add_model_args(parser, *, detector_default, detector_help):
     parser.add_argument(
         "--model",
-        default="fer2013",
-        help="shipped model name or .safetensors file (default: %(default)s)",
+        default=None,
+        help="shipped model name or .safetensors file (default: film for video, "
+        "fer2013 for images)",
     )
     parser.add_argument("--detector", default=detector_default, help=detector_help)
     parser.add_argument(
@@ -344,7 +345,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--adapt",
         choices=["batchnorm"],
         help="adapt the model to this film's faces without labels: batch-norm statistics "
-        "re-estimated on them (AdaBN; default: off)",
+        "re-estimated on them (AdaBN; for the fer2013* models; default: off)",
     )
     video.add_argument("--quiet", action="store_true", help="no progress bar")
     _add_model_args(video, detector_default="hog", detector_help=f"{detectors} (default: hog)")

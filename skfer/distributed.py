@@ -369,7 +369,9 @@ _MODELS: dict[tuple, Any] = {}  # per worker process: (name or file, mtime, size
 def _worker_model(model: Any) -> Any:
     """A model name or file is loaded once per worker process; objects pass through."""
     if model is None:
-        model = "fer2013"  # analyze_video's default: the shipped model
+        from .video._analyze import VIDEO_MODEL
+
+        model = VIDEO_MODEL  # analyze_video's default
     if not isinstance(model, (str, os.PathLike)):
         return model
     name = os.fspath(model)
@@ -542,7 +544,7 @@ def analyze_videos(
         A shipped model name or a weights file, loaded once per worker process
         with :func:`skfer.load_model`; or a fitted classifier (what
         :func:`skfer.analyze_video` takes), sent once to every worker. ``None``:
-        the shipped ``"fer2013"`` model, as :func:`skfer.analyze_video`.
+        :func:`skfer.analyze_video`'s default (the shipped ``"film"`` model).
     overwrite : bool, default=False
         Recompute films whose Parquet exists.
     progress : bool, default=True

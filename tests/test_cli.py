@@ -167,3 +167,28 @@ def test_evaluate_trains_and_reports(fer2013, sfew_dir, tmp_path, capsys):
     sfew = report[(report.dataset == "sfew-Train") & (report.scheme == "ekman7")]
     assert sfew.set_index("label").loc[["happy", "sad"], "support"].tolist() == [5, 5]
     assert any(p.suffix == ".png" for p in out.iterdir())
+
+
+def test_evaluate_a_shipped_model_with_cropping_and_no_extra_flags(fer2013, sfew_dir, tmp_path,
+                                                                    capsys):
+    """The README's form: `skfer evaluate FER2013.csv.gz sfew/Train --model fer2013` (here on
+    a small CSV and folder), faces in the folder detected by FaceCropper()'s default."""
+    rows = np.flatnonzero(fer2013.usage == "PrivateTest")[:30]
+    small = pd.DataFrame(
+        {
+            "emotion": fer2013.target_code[rows],
+            "pixels": [" ".join(map(str, fer2013.images[i].ravel())) for i in rows],
+            "Usage": fer2013.usage[rows],
+        }
+    )
+    train = tmp_path / "tiny.csv.gz"
+    with gzip.open(train, "wt") as fh:
+        small.to_csv(fh, index=False)
+    folder = tmp_path / "sfew" / "Train"
+    for emotion in ("Happy", "Neutral"):
+        (folder / emotion).mkdir(parents=True)
+        for path in sorted((sfew_dir / emotion).glob("*.png"))[:3]:
+            (folder / emotion / path.name).write_bytes(path.read_bytes())
+    assert main(["evaluate", str(train), str(folder), "--model", "fer2013"]) == 0
+    printed = capsys.readouterr().out
+    assert "tiny-PrivateTest" in printed and "sfew-Train" in printed

@@ -668,7 +668,7 @@ def test_pretrained_path_errors(faces, fitted, tmp_path):
     with pytest.raises(FileNotFoundError, match="not found"):
         tiny(pretrained=tmp_path / "nope.safetensors").fit(X, y)
     path = fitted.save(tmp_path / "compact.safetensors")
-    with pytest.raises(ValueError, match="do not fit this backbone"):
+    with pytest.raises(ValueError, match="network but backbone='resnet18'"):
         tiny(backbone="resnet18", module__widths=None, pretrained=path).fit(X, y)
     # an skfer model is a valid starting point for the same architecture
     tiny(pretrained=str(path)).fit(X, np.array(["a", "b", "c", "d"] * 12))

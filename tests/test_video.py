@@ -221,6 +221,7 @@ def test_bad_arguments(grey_clip):
 @pytest.mark.slow
 def test_timeline_of_a_film(sfew_clip, model):
     timeline = analyze_video(sfew_clip, model, every=0.5, batch_size=5)
+    assert timeline.attrs["adapt"] is None  # each face classified on its own
     # 8 s sampled every 0.5 s; every frame shows one face
     assert timeline.attrs["n_sampled"] == 16
     assert timeline["time"].tolist() == [0.5 * k for k in range(16)]
@@ -335,6 +336,7 @@ def test_film_profile_from_csv(tmp_path):
 def test_adapt_classifies_the_film_as_one_domain(sfew_clip, model):
     plain = analyze_video(sfew_clip, model, every=0.25, batch_size=5)
     adapted = analyze_video(sfew_clip, model, every=0.25, batch_size=5, adapt="batchnorm")
+    assert plain.attrs["adapt"] is None
     assert adapted.attrs["adapt"] == "batchnorm" and model.adapt is None  # model untouched
     assert len(adapted) == len(plain) == 32
     labels = list(model.classes_)

@@ -5,6 +5,7 @@ Importing this package registers skfer's compact architectures (``skfer_cnn``,
 """
 
 from . import _compact  # noqa: F401  (registers skfer_* with timm)
+from ._adapt import adapt_batchnorm
 from ._backbones import PAPER_BACKBONES, list_backbones, resolve_backbone
 from ._estimator import EmotionCNN
 from ._io import load_model, shipped_models
@@ -12,6 +13,7 @@ from ._io import load_model, shipped_models
 __all__ = [
     "PAPER_BACKBONES",
     "EmotionCNN",
+    "adapt_batchnorm",
     "list_backbones",
     "load_model",
     "resolve_backbone",

@@ -32,6 +32,8 @@ def read_source_model(pretrained) -> tuple[dict, dict] | None:
     if path.is_file():
         if not _has_skfer_metadata(path):
             return None
+    elif path.suffix or len(path.parts) > 1:
+        return None  # a path that does not exist: the plain-weights loader says so
     else:
         _resolve(pretrained)  # raises with the shipped names when it is neither
     return read_weights(pretrained)

@@ -20,7 +20,15 @@ from ..emotions import SCHEMES, VALENCE_AROUSAL, normalize_emotion
 from ._frames import check_sampling, open_video, read_sampled
 from ._tracking import FaceTracker, ShotCuts
 
-__all__ = ["VIDEO_DETECTOR", "analyze_images", "analyze_video"]
+__all__ = ["IMAGE_MODEL", "VIDEO_MODEL", "VIDEO_DETECTOR", "analyze_images", "analyze_video"]
+
+#: Default model of :func:`analyze_video`: the shipped ``"film"`` model, ``fer2013``
+#: fine-tuned on SFEW 2.0 Train, the most accurate on films it has not seen
+#: (leave-films-out cross-validation, ``benchmarks/results/train_film.md``).
+VIDEO_MODEL = "film"
+
+#: Default model of :func:`analyze_images` (photos): the shipped ``"fer2013"`` model.
+IMAGE_MODEL = "fer2013"
 
 #: Default detector of :func:`analyze_video`. ``skfer.faces.DEFAULT_DETECTOR``
 #: (``"hog+cnn"``) runs dlib's CNN on every frame where HOG finds nobody, which in a
@@ -32,10 +40,10 @@ BOX_COLUMNS = ("x", "y", "w", "h", "score")
 _RESERVED = {"time", "frame", "track", "image", "face", "label", "valence", "arousal", *BOX_COLUMNS}
 
 
-def resolve_model(model):
-    """``None`` -> the shipped ``"fer2013"`` model; a name or path -> :func:`skfer.load_model`."""
+def resolve_model(model, default: str = IMAGE_MODEL):
+    """``None`` -> the shipped ``default``; a name or path -> :func:`skfer.load_model`."""
     if model is None:
-        model = "fer2013"
+        model = default
     if isinstance(model, (str, os.PathLike)):
         from ..models import load_model
 
@@ -135,10 +143,10 @@ class FaceClassifier:
 
 def _adapted(model, adapt):
     """``model`` itself, or a shallow copy of it that adapts to each call's faces."""
-    if adapt is None:
-        return model
     from ..models._adapt import ADAPT_MODES
 
+    if adapt is None:
+        return model
     if adapt not in ADAPT_MODES:
         raise ValueError(f"adapt must be None or one of {list(ADAPT_MODES)}; got {adapt!r}.")
     if "adapt" not in getattr(model, "get_params", dict)():
@@ -240,8 +248,8 @@ def analyze_video(
     model : EmotionCNN, classifier, str or path-like, optional
         A fitted classifier with ``predict_proba`` and ``classes_`` taking
         ``(n, crop_size, crop_size)`` uint8 faces (RGB ``(..., 3)`` when its
-        ``in_chans_`` is 3), a model file, or a shipped model name. Default: the
-        shipped ``"fer2013"`` model.
+        ``in_chans_`` is 3), a model file, or a shipped model name. Default:
+        :data:`VIDEO_MODEL`, the shipped ``"film"`` model.
     every : float, default=0.5
         Seconds between sampled frames: the first frame of every ``every``-second slot
         is analysed (see :func:`~skfer.video.iter_frames`).
@@ -274,9 +282,14 @@ def analyze_video(
         links faces across cuts.
     adapt : "batchnorm" or None, default=None
         Adapt the model to this film's faces before classifying them, without labels
-        (see :class:`~skfer.EmotionCNN`'s ``adapt``): all faces of the film are then
-        classified together at the end, as one domain. Measured on the film
-        development set in ``benchmarks/results/film_adaptation.md``.
+        (AdaBN, see :class:`~skfer.EmotionCNN`'s ``adapt``): all faces of the film are
+        then classified together at the end, as one domain, and films with fewer
+        than 16 faces are classified unadapted. Use it with the FER2013-trained
+        models: on the film development set it brought the share of faces they read
+        as *sad* down to the true share and raised frame accuracy
+        (``benchmarks/results/film_adaptation.md``). It does not help the ``film``
+        model, already trained on film faces (``benchmarks/results/train_film.md``),
+        hence off by default. None classifies every face on its own.
     progress : bool, default=False
         Show a tqdm progress bar with an ETA on stderr.
 
@@ -328,7 +341,7 @@ def analyze_video(
     capture, info = open_video(path)
     try:
         classifier = FaceClassifier(
-            resolve_model(model),
+            resolve_model(model, VIDEO_MODEL),
             scheme=scheme,
             batch_size=batch_size,
             crop_size=crop_size,
@@ -386,7 +399,7 @@ def analyze_video(
         scheme=scheme if isinstance(scheme, str) or scheme is None else "custom",
         labels=list(classifier.labels),
         detector=detector,
-        adapt=adapt,
+        adapt=classifier.adapt,
     )
     return timeline
 
@@ -410,8 +423,11 @@ def analyze_images(
     ----------
     images : sequence of images or paths
         RGB or gray arrays (anything :func:`skfer.check_image` accepts) or image files.
-    model, scheme, batch_size, min_size, work_size, landmarks, crop_size, adapt
-        As :func:`analyze_video` (with ``adapt``, the images are one domain).
+    model, scheme, batch_size, min_size, work_size, landmarks, crop_size
+        As :func:`analyze_video`.
+    adapt : "batchnorm" or None, default=None
+        As :func:`analyze_video`, with all images as one domain (say, frames of one
+        film).
     detector : str, optional
         Default: :data:`skfer.faces.DEFAULT_DETECTOR` (``"hog+cnn"``): thorough, as
         photos are few.
