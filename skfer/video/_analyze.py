@@ -283,8 +283,9 @@ def analyze_video(
     adapt : "batchnorm" or None, default=None
         Adapt the model to this film's faces before classifying them, without labels
         (AdaBN, see :class:`~skfer.EmotionCNN`'s ``adapt``): all faces of the film are
-        then classified together at the end, as one domain, and films with fewer
-        than 16 faces are classified unadapted. Use it with the FER2013-trained
+        then classified together at the end, as one domain (their 48x48 crops, about
+        2.3 kB each, are kept until then), and films with fewer than 16 faces are
+        classified unadapted. Use it with the FER2013-trained
         models: on the film development set it brought the share of faces they read
         as *sad* down to the true share and raised frame accuracy
         (``benchmarks/results/film_adaptation.md``). It does not help the ``film``
