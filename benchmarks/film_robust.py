@@ -54,16 +54,15 @@ from skfer import Augmenter  # noqa: E402
 RESULTS = ROOT / "benchmarks" / "results"
 OUT = ROOT / "benchmarks" / "checkpoints" / "film_robust"
 
-_BASE, _PHOTO = SHIPPED_AUGMENT, FILM_PHOTOMETRY
 _GEOM = dict(shift=0.12, rotation=15.0, scale=0.15)
 #: name -> (augmentation, per-face standardisation)
 VARIANTS = {
-    "control": (Augmenter(**_BASE), False),
-    "photometric": (Augmenter(**{**_BASE, **_PHOTO}), False),
-    "standardize": (Augmenter(**_BASE), True),
-    "standardize+photometric": (Augmenter(**{**_BASE, **_PHOTO}), True),
-    "geometric": (Augmenter(**{**_BASE, **_GEOM}), False),
-    "photometric+geometric": (Augmenter(**{**_BASE, **_PHOTO, **_GEOM}), False),
+    "control": (Augmenter(**SHIPPED_AUGMENT), False),
+    "photometric": (Augmenter(**{**SHIPPED_AUGMENT, **FILM_PHOTOMETRY}), False),
+    "standardize": (Augmenter(**SHIPPED_AUGMENT), True),
+    "standardize+photometric": (Augmenter(**{**SHIPPED_AUGMENT, **FILM_PHOTOMETRY}), True),
+    "geometric": (Augmenter(**{**SHIPPED_AUGMENT, **_GEOM}), False),
+    "photometric+geometric": (Augmenter(**{**SHIPPED_AUGMENT, **FILM_PHOTOMETRY, **_GEOM}), False),
 }
 
 

@@ -54,7 +54,6 @@ RESULTS = ROOT / "benchmarks" / "results"
 WEIGHTS = ROOT / "skfer" / "models" / "weights" / "film.safetensors"
 N_FOLDS = 5
 
-_AUG = SHIPPED_AUGMENT
 _PHOTO = dict(FILM_PHOTOMETRY, scale=0.15)
 
 #: name -> EmotionCNN parameters (beyond the shared ones in ``make_model``)
@@ -72,7 +71,7 @@ RECIPES = {
 def make_model(recipe: dict, n_train: int, *, start: str, seed: int = 0):
     params = dict(recipe)
     photo = params.pop("photo", False)
-    augment = Augmenter(**_AUG, **(_PHOTO if photo else {}))
+    augment = Augmenter(**SHIPPED_AUGMENT, **(_PHOTO if photo else {}))
     epochs = params.pop("max_epochs")
     return fine_tuner(
         start,

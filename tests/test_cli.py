@@ -133,14 +133,10 @@ def test_demo(tmp_path, capsys):
 
 
 @pytest.mark.slow
-def test_evaluate_trains_and_reports(fer2013, sfew_dir, tmp_path, capsys):
-    # a small FER2013-style CSV of real rows and a small SFEW-style folder
-    rows = np.concatenate(
-        [
-            np.flatnonzero(fer2013.usage == usage)[:n]
-            for usage, n in [("Training", 200), ("PrivateTest", 40)]
-        ]
-    )
+def _small_datasets(fer2013, sfew_dir, tmp_path, sizes, emotions, per_emotion):
+    """A small FER2013-style CSV of real rows (``sizes``: Usage -> rows) and a small
+    SFEW-style folder of ``per_emotion`` real faces for each of ``emotions``."""
+    rows = np.concatenate([np.flatnonzero(fer2013.usage == u)[:n] for u, n in sizes.items()])
     small = pd.DataFrame(
         {
             "emotion": fer2013.target_code[rows],
@@ -152,10 +148,17 @@ def test_evaluate_trains_and_reports(fer2013, sfew_dir, tmp_path, capsys):
     with gzip.open(train, "wt") as fh:
         small.to_csv(fh, index=False)
     folder = tmp_path / "sfew" / "Train"
-    for emotion in ("Happy", "Sad"):
+    for emotion in emotions:
         (folder / emotion).mkdir(parents=True)
-        for path in sorted((sfew_dir / emotion).glob("*.png"))[:5]:
+        for path in sorted((sfew_dir / emotion).glob("*.png"))[:per_emotion]:
             (folder / emotion / path.name).write_bytes(path.read_bytes())
+    return train, folder
+
+
+def test_evaluate_trains_and_reports(fer2013, sfew_dir, tmp_path, capsys):
+    train, folder = _small_datasets(
+        fer2013, sfew_dir, tmp_path, {"Training": 200, "PrivateTest": 40}, ("Happy", "Sad"), 5
+    )
     out = tmp_path / "report"
     args = ["evaluate", str(train), str(folder), "--backbone", "skfer_cnn_fast", "--epochs", "1"]
     assert main([*args, "--no-crop", "--out", str(out)]) == 0
@@ -169,26 +172,14 @@ def test_evaluate_trains_and_reports(fer2013, sfew_dir, tmp_path, capsys):
     assert any(p.suffix == ".png" for p in out.iterdir())
 
 
-def test_evaluate_a_shipped_model_with_cropping_and_no_extra_flags(fer2013, sfew_dir, tmp_path,
-                                                                    capsys):
+def test_evaluate_a_shipped_model_with_cropping_and_no_extra_flags(
+    fer2013, sfew_dir, tmp_path, capsys
+):
     """The README's form: `skfer evaluate FER2013.csv.gz sfew/Train --model fer2013` (here on
     a small CSV and folder), faces in the folder detected by FaceCropper()'s default."""
-    rows = np.flatnonzero(fer2013.usage == "PrivateTest")[:30]
-    small = pd.DataFrame(
-        {
-            "emotion": fer2013.target_code[rows],
-            "pixels": [" ".join(map(str, fer2013.images[i].ravel())) for i in rows],
-            "Usage": fer2013.usage[rows],
-        }
+    train, folder = _small_datasets(
+        fer2013, sfew_dir, tmp_path, {"PrivateTest": 30}, ("Happy", "Neutral"), 3
     )
-    train = tmp_path / "tiny.csv.gz"
-    with gzip.open(train, "wt") as fh:
-        small.to_csv(fh, index=False)
-    folder = tmp_path / "sfew" / "Train"
-    for emotion in ("Happy", "Neutral"):
-        (folder / emotion).mkdir(parents=True)
-        for path in sorted((sfew_dir / emotion).glob("*.png"))[:3]:
-            (folder / emotion / path.name).write_bytes(path.read_bytes())
     assert main(["evaluate", str(train), str(folder), "--model", "fer2013"]) == 0
     printed = capsys.readouterr().out
     assert "tiny-PrivateTest" in printed and "sfew-Train" in printed
