@@ -46,6 +46,7 @@ _LAZY = {
     "shipped_models": "skfer.models",
     "list_backbones": "skfer.models",
     "adapt_batchnorm": "skfer.models",
+    "WarmupCosine": "skfer.models",
     # label schemes, pipeline, evaluation
     "EmotionLabelMapper": "skfer.labels",
     "Pipeline": "skfer.pipeline",

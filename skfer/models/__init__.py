@@ -9,10 +9,12 @@ from ._adapt import adapt_batchnorm
 from ._backbones import PAPER_BACKBONES, list_backbones, resolve_backbone
 from ._estimator import EmotionCNN
 from ._io import load_model, shipped_models
+from ._schedule import WarmupCosine
 
 __all__ = [
     "PAPER_BACKBONES",
     "EmotionCNN",
+    "WarmupCosine",
     "adapt_batchnorm",
     "list_backbones",
     "load_model",

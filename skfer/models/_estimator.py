@@ -142,6 +142,24 @@ def _make_net_class():
             return _Batches(dataset, self.batch_size, shuffle=training, generator=self.rng_)
 
         frozen_norms_ = ()
+        weight_decay_ = 0.0
+
+        def get_params_for_optimizer(self, prefix, named_parameters):
+            """Split each parameter group: weights decay by ``weight_decay_``, biases and
+            normalisation parameters (1-d tensors) do not."""
+            args, kwargs = super().get_params_for_optimizer(prefix, named_parameters)
+            if prefix != "optimizer" or not self.weight_decay_:
+                return args, kwargs
+            groups = []
+            for group in args[0]:
+                extra = {k: v for k, v in group.items() if k != "params"}
+                decay = [p for p in group["params"] if p.ndim > 1]
+                flat = [p for p in group["params"] if p.ndim <= 1]
+                if decay:
+                    groups.append({"weight_decay": self.weight_decay_, **extra, "params": decay})
+                if flat:
+                    groups.append({**extra, "weight_decay": 0.0, "params": flat})
+            return (groups, *args[1:]), kwargs
 
         def infer(self, x, **fit_params):
             x = x.to(self.device, non_blocking=True)
@@ -260,10 +278,20 @@ class EmotionCNN(ClassifierMixin, BaseEstimator):
         Initial learning rate.
     optimizer : {"sgd", "adam", "adamw"} or torch optimizer class, default="sgd"
         ``"sgd"`` uses momentum 0.9 (override with ``optimizer__momentum``).
+    weight_decay : float, default=0.0
+        L2 penalty on the weights of convolutions and linear layers; biases and
+        normalisation parameters are exempt (timm's convention). For a penalty on
+        every parameter use ``optimizer__weight_decay`` instead.
+    lr_schedule : {"plateau", "warmup-cosine"}, default="plateau"
+        ``"plateau"``: the paper's schedule, the rate multiplied by ``lr_factor``
+        after ``lr_patience`` epochs without gain. ``"warmup-cosine"``: a linear
+        warm-up over the first epoch, then a cosine decay to zero at ``max_epochs``,
+        batch by batch (:class:`~skfer.WarmupCosine`; the shipped models' recipe).
     lr_patience : int or None, default=3
-        Epochs without validation-accuracy gain before the learning rate is
-        multiplied by ``lr_factor`` (``ReduceLROnPlateau``; on the training loss
-        when ``validation=None``). None keeps the rate constant.
+        With ``lr_schedule="plateau"``: epochs without validation-accuracy gain
+        before the learning rate is multiplied by ``lr_factor``
+        (``ReduceLROnPlateau``; on the training loss when ``validation=None``).
+        None keeps the rate constant.
     lr_factor : float, default=0.1
     early_stopping : int or None, default=6
         Stop after this many epochs without validation-accuracy gain and restore
@@ -377,6 +405,8 @@ class EmotionCNN(ClassifierMixin, BaseEstimator):
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "lr": [Interval(Real, 0, None, closed="neither")],
         "optimizer": [StrOptions(set(_OPTIMIZERS)), type],
+        "weight_decay": [Interval(Real, 0, None, closed="left")],
+        "lr_schedule": [StrOptions({"plateau", "warmup-cosine"})],
         "lr_patience": [Interval(Integral, 0, None, closed="left"), None],
         "lr_factor": [Interval(Real, 0, 1, closed="neither")],
         "early_stopping": [Interval(Integral, 1, None, closed="left"), None],
@@ -406,6 +436,8 @@ class EmotionCNN(ClassifierMixin, BaseEstimator):
         batch_size=128,
         lr=0.1,
         optimizer="sgd",
+        weight_decay=0.0,
+        lr_schedule="plateau",
         lr_patience=3,
         lr_factor=0.1,
         early_stopping=6,
@@ -433,6 +465,8 @@ class EmotionCNN(ClassifierMixin, BaseEstimator):
         self.batch_size = batch_size
         self.lr = lr
         self.optimizer = optimizer
+        self.weight_decay = weight_decay
+        self.lr_schedule = lr_schedule
         self.lr_patience = lr_patience
         self.lr_factor = lr_factor
         self.early_stopping = early_stopping
@@ -747,6 +781,7 @@ class EmotionCNN(ClassifierMixin, BaseEstimator):
             net.amp_dtype_ = _amp_dtype(self.amp, device)
             net.memory_format_ = memory_format
             net.frozen_norms_ = frozen_norms
+            net.weight_decay_ = float(self.weight_decay)
             try:
                 net.fit(train_ds, None)
             finally:
@@ -795,7 +830,7 @@ class EmotionCNN(ClassifierMixin, BaseEstimator):
 
         monitor, mode = ("valid_acc", "max") if validation else ("train_loss", "min")
         callbacks = []
-        if self.lr_patience is not None:
+        if self.lr_patience is not None and self.lr_schedule == "plateau":
             scheduler = LRScheduler(
                 policy="ReduceLROnPlateau",
                 monitor=monitor,
@@ -828,6 +863,10 @@ class EmotionCNN(ClassifierMixin, BaseEstimator):
             )
             callbacks.append(("checkpoint", checkpoint))
             callbacks.append(("load_checkpoint", LoadInitState(checkpoint)))
+        if self.lr_schedule == "warmup-cosine":  # after the checkpoint: it reads the history
+            from ._schedule import WarmupCosine
+
+            callbacks.append(("lr_scheduler", WarmupCosine()))
         return callbacks + list(self.callbacks or [])
 
     def _checkpointed_epochs(self) -> int:
@@ -1000,7 +1039,9 @@ class EmotionCNN(ClassifierMixin, BaseEstimator):
 
     # ------------------------------------------------------------------ persistence
 
-    def save(self, path: str | os.PathLike, *, metrics: dict | None = None) -> Path:
+    def save(
+        self, path: str | os.PathLike, *, metrics: dict | None = None, dtype: str = "float32"
+    ) -> Path:
         """Write the fitted model as a safetensors file (see :mod:`skfer.models._io`).
 
         Parameters
@@ -1009,6 +1050,9 @@ class EmotionCNN(ClassifierMixin, BaseEstimator):
             Destination, conventionally ``*.safetensors``.
         metrics : dict, optional
             Free-form, JSON-serialisable figures to store with the model.
+        dtype : {"float32", "float16"}, default="float32"
+            Storage precision of the floating-point weights; ``"float16"`` halves the
+            file (loading casts back to float32).
 
         Returns
         -------
@@ -1061,7 +1105,12 @@ class EmotionCNN(ClassifierMixin, BaseEstimator):
                 f"Cannot save: module__ options or metrics are not JSON-serialisable ({exc}). "
                 "Pickle the model instead."
             ) from exc
-        return write_weights(path, self.module_.state_dict(), config)
+        if dtype not in ("float32", "float16"):
+            raise ValueError(f"dtype must be 'float32' or 'float16', got {dtype!r}.")
+        state = self.module_.state_dict()
+        if dtype == "float16":
+            state = {k: v.half() if v.is_floating_point() else v for k, v in state.items()}
+        return write_weights(path, state, config)
 
     @classmethod
     def from_pretrained(cls, name_or_path: str | os.PathLike, *, device: str = "auto"):
