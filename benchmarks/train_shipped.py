@@ -242,7 +242,7 @@ def main() -> None:
     if not args.resume and ckpt_dir.exists():
         shutil.rmtree(ckpt_dir)  # a fresh run; EmotionCNN resumes from any checkpoint it finds
     log_path = results_dir / f"train_{args.name}.log"
-    log = open(log_path, "a")
+    log = open(log_path, "a" if args.resume else "w")
 
     def say(msg: str) -> None:
         print(msg, flush=True)

@@ -14,6 +14,7 @@ from sklearn.utils._param_validation import InvalidParameterError
 
 from skfer.emotions import EMOTIONS
 from skfer.models import EmotionCNN, _io, _pretrained, list_backbones, load_model, resolve_backbone
+from skfer.models._training import make_callbacks
 
 torch = pytest.importorskip("torch")
 timm = pytest.importorskip("timm")
@@ -285,14 +286,14 @@ def test_paper_schedule_as_skorch_callbacks():
     the best weights; without validation the schedule follows the training loss."""
     from skorch.callbacks import EarlyStopping, LRScheduler
 
-    callbacks = dict(EmotionCNN()._make_callbacks(validation=True))
+    callbacks = dict(make_callbacks(EmotionCNN(), validation=True))
     scheduler, stopper = callbacks["lr_scheduler"], callbacks["early_stopping"]
     assert isinstance(scheduler, LRScheduler) and isinstance(stopper, EarlyStopping)
     assert scheduler.policy == "ReduceLROnPlateau" and scheduler.monitor == "valid_acc"
     assert (scheduler.mode, scheduler.patience, scheduler.factor) == ("max", 3, 0.1)
     assert stopper.monitor == "valid_acc" and stopper.lower_is_better is False
     assert stopper.patience == 6 and stopper.load_best is True
-    callbacks = dict(EmotionCNN(lr_patience=2)._make_callbacks(validation=False))
+    callbacks = dict(make_callbacks(EmotionCNN(lr_patience=2), validation=False))
     assert set(callbacks) == {"lr_scheduler"}
     assert callbacks["lr_scheduler"].monitor == "train_loss"
     assert callbacks["lr_scheduler"].mode == "min"
@@ -512,7 +513,7 @@ def test_safetensors_round_trip(fitted, faces, tmp_path):
     assert clone(loaded).get_params()["module__widths"] == [4, 8, 8, 8]
     again = pickle.loads(pickle.dumps(loaded))
     np.testing.assert_array_equal(again.predict(X), fitted.predict(X))
-    assert EmotionCNN.from_pretrained(path).classes_.tolist() == ["happy", "neutral", "sad"]
+    assert load_model(path).classes_.tolist() == ["happy", "neutral", "sad"]
 
 
 def test_safetensors_int_labels_and_tta(faces, tmp_path):

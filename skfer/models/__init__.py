@@ -8,7 +8,8 @@ from . import _compact  # noqa: F401  (registers skfer_* with timm)
 from ._adapt import adapt_batchnorm
 from ._backbones import PAPER_BACKBONES, list_backbones, resolve_backbone
 from ._estimator import EmotionCNN
-from ._io import load_model, shipped_models
+from ._io import shipped_models
+from ._loading import load_model
 from ._schedule import WarmupCosine
 
 __all__ = [

@@ -127,7 +127,7 @@ class CompactFaceNet(nn.Module):
 def _create(variant: str, pretrained: bool, **kwargs) -> CompactFaceNet:
     if pretrained:
         raise ValueError(
-            f"{variant} has no hub weights: use skfer.EmotionCNN.from_pretrained('fer2013') "
+            f"{variant} has no hub weights: use skfer.load_model('fer2013') "
             "for skfer's shipped model, or pass a local file as pretrained='path'."
         )
     model = CompactFaceNet(**kwargs)

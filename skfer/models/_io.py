@@ -18,6 +18,9 @@ unpickling any code, and predicts exactly as the model that was saved.
 ``skfer_version``       version that wrote the file
 ``tta``                 optional: test-time augmentation: false, true, ``"flip"``, ``"flip+shift"``
 ``standardize``         optional: per-face contrast normalisation instead of ``mean``/``std``
+``framing``             optional: the :class:`~skfer.FaceCropper` parameters that made the
+                        faces (detector, size, margin, eye level, grayscale...); absent:
+                        ``FaceCropper()`` defaults
 ``metrics``             optional: free-form dict (e.g. test accuracy)
 ======================  ===============================================================
 """
@@ -28,7 +31,14 @@ import json
 import os
 from pathlib import Path
 
-__all__ = ["FORMAT_VERSION", "load_model", "read_weights", "shipped_models", "write_weights"]
+__all__ = [
+    "FORMAT_VERSION",
+    "config_tta",
+    "model_config",
+    "read_weights",
+    "shipped_models",
+    "write_weights",
+]
 
 FORMAT_VERSION = 1
 _REQUIRED = (
@@ -61,14 +71,15 @@ def shipped_models() -> list[str]:
 
 
 def _resolve(path_or_name: str | os.PathLike) -> Path:
-    path = Path(os.fspath(path_or_name)).expanduser()
+    """A shipped model's file for a bare shipped name (``"fer2013"``), even when the
+    working directory holds a file of that name (write ``./fer2013`` for the file);
+    else the file ``path_or_name``."""
+    name = os.fspath(path_or_name)
+    if isinstance(path_or_name, str) and name in shipped_models():
+        return WEIGHTS_DIR / f"{name}.safetensors"
+    path = Path(name).expanduser()
     if path.is_file():
         return path
-    name = os.fspath(path_or_name)
-    if isinstance(name, str) and os.sep not in name and not name.endswith(".safetensors"):
-        shipped = WEIGHTS_DIR / f"{name}.safetensors"
-        if shipped.is_file():
-            return shipped
     names = shipped_models()
     raise FileNotFoundError(
         f"No model file {str(path)!r} and no shipped model of that name "
@@ -178,44 +189,53 @@ def read_weights(path_or_name: str | os.PathLike) -> tuple[dict, dict]:
     return state, config
 
 
-def load_model(path_or_name: str | os.PathLike, *, device: str = "auto"):
-    """Load a fitted :class:`~skfer.EmotionCNN` from a skfer weights file.
+def model_config(model, *, metrics: dict | None = None, framing: dict | None = None) -> dict:
+    """The config of a fitted :class:`~skfer.EmotionCNN`, as :meth:`EmotionCNN.save` writes it.
 
-    Parameters
-    ----------
-    path_or_name : path-like or str
-        A ``.safetensors`` file written by :meth:`EmotionCNN.save`, or the name of
-        a model shipped with skfer (e.g. ``"fer2013"``, when installed).
-    device : str, default="auto"
-        Where the model runs: ``"cpu"``, ``"cuda"``, or ``"auto"`` (CUDA if available).
-
-    Returns
-    -------
-    EmotionCNN
-        Fitted: ``classes_``, preprocessing and weights come from the file.
-
-    Raises
-    ------
-    FileNotFoundError
-        Neither a file nor a shipped name.
-    ValueError
-        Truncated file, missing metadata, or weights that do not fit the architecture.
-
-    Examples
-    --------
-    >>> import numpy as np, os, tempfile
-    >>> from skfer.models import EmotionCNN, load_model
-    >>> X = np.random.default_rng(0).integers(0, 256, (40, 48, 48), dtype=np.uint8)
-    >>> y = np.array(["happy", "sad"] * 20)
-    >>> model = EmotionCNN(max_epochs=1, validation=None, random_state=0).fit(X, y)
-    >>> path = model.save(os.path.join(tempfile.mkdtemp(), "model.safetensors"))
-    >>> loaded = load_model(path)
-    >>> loaded.classes_.tolist()
-    ['happy', 'sad']
-    >>> bool((loaded.predict_proba(X) == model.predict_proba(X)).all())
-    True
+    ``framing``: the parameters of the :class:`~skfer.FaceCropper` that made the faces.
     """
-    from ._estimator import EmotionCNN
+    import skfer
 
-    state, config = read_weights(path_or_name)
-    return EmotionCNN._from_weights(state, config, device=device)
+    if model.classes_.dtype.kind in "iu":
+        kind, classes = "int", [int(c) for c in model.classes_]
+    elif all(isinstance(c, str) for c in model.classes_.tolist()):
+        kind, classes = "str", [str(c) for c in model.classes_]
+    else:
+        raise ValueError(
+            f"Only str or int labels can be saved in safetensors; classes_ has dtype "
+            f"{model.classes_.dtype}. Pickle the model instead."
+        )
+    config = {
+        "format_version": FORMAT_VERSION,
+        "architecture": model.architecture_,
+        "backbone": model.backbone,
+        "num_classes": len(classes),
+        "in_chans": int(model.in_chans_),
+        "input_size": [int(v) for v in model.input_size_],
+        "mean": list(model.mean_),
+        "std": list(model.std_),
+        "classes": classes,
+        "classes_kind": kind,
+        "model_kwargs": model.model_kwargs_,
+        "skfer_version": skfer.__version__,
+        "tta": model.tta if isinstance(model.tta, str) else bool(model.tta),
+        "standardize": bool(getattr(model.preprocess_, "standardize", False)),
+        "metrics": dict(metrics or {}),
+    }
+    if framing is not None:
+        config["framing"] = dict(framing)
+    try:
+        json.dumps(config)
+    except TypeError as exc:
+        raise ValueError(
+            f"Cannot save: module__ options, metrics or framing are not JSON-serialisable "
+            f"({exc}). Pickle the model instead."
+        ) from exc
+    return config
+
+
+def config_tta(value):
+    """A weights file's ``tta`` entry: a mode name, or a boolean (older files)."""
+    from ._inference import TTA_MODES
+
+    return value if value in TTA_MODES else bool(value)

@@ -29,7 +29,7 @@ class WarmupCosine(Callback):
     >>> from skfer import WarmupCosine
     >>> schedule = WarmupCosine(warmup_epochs=1)
     >>> [round(schedule.factor(step, total=10, warmup=2), 3) for step in (0, 1, 2, 6, 9)]
-    [0.5, 1.0, 1.0, 0.389, 0.03]
+    [0.5, 1.0, 1.0, 0.5, 0.038]
     """
 
     def __init__(self, warmup_epochs: float = 1.0):

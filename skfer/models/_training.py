@@ -1,0 +1,248 @@
+"""Fit-time set-up of :class:`~skfer.EmotionCNN`: labels, input geometry, the validation
+split, class weights, the start model's preprocessing and the default callbacks.
+
+Functions take the estimator whose (validated) parameters they read.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from numbers import Integral
+from pathlib import Path
+
+import numpy as np
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import column_or_1d
+
+from .._images import check_images
+from ._backbones import create_backbone
+
+__all__ = [
+    "check_y",
+    "checkpointed_epochs",
+    "class_weights",
+    "create_module",
+    "make_callbacks",
+    "resolve_in_chans",
+    "resolve_input_size",
+    "source_preprocessing",
+    "unique_labels",
+    "validation_split",
+]
+
+
+def check_y(y, n_images: int) -> np.ndarray:
+    y = np.asarray(y)
+    if y.ndim == 0:
+        raise ValueError(f"y must be a 1-d array of labels, got the scalar {y!r}.")
+    y = column_or_1d(y, warn=True)
+    if len(y) != n_images:
+        raise ValueError(f"X has {n_images} images but y has {len(y)} labels; they must match.")
+    try:
+        check_classification_targets(y)
+    except TypeError as exc:  # np.unique cannot order e.g. str and int
+        kinds = sorted({type(v).__name__ for v in y.tolist()})
+        raise ValueError(
+            f"y mixes label types ({', '.join(kinds)}); use labels of one type."
+        ) from exc
+    return y
+
+
+def unique_labels(y: np.ndarray, what: str = "y"):
+    try:
+        return np.unique(y, return_inverse=True)
+    except TypeError as exc:
+        kinds = sorted({type(v).__name__ for v in y})
+        raise ValueError(
+            f"{what} mixes label types ({', '.join(kinds)}); use labels of one type."
+        ) from exc
+
+
+def resolve_in_chans(est, images: np.ndarray, cfg: dict) -> int:
+    if est.in_chans == "auto":
+        return 3 if images.ndim == 4 else 1
+    if est.in_chans not in (1, 3):
+        raise ValueError(f"in_chans must be 'auto', 1 or 3; got {est.in_chans!r}.")
+    return int(est.in_chans)
+
+
+def resolve_input_size(est, images: np.ndarray, cfg: dict, arch: str) -> tuple[int, int]:
+    size = est.input_size
+    min_size = cfg["min_size"]
+    if size == "auto":
+        h, w = images.shape[1:3]
+        return max(h, min_size), max(w, min_size)
+    if size == "native":
+        return cfg["input_size"]
+    if isinstance(size, Integral):
+        size = (size, size)
+    if (
+        len(size) != 2
+        or not all(isinstance(v, Integral) and not isinstance(v, bool) for v in size)
+        or min(size) < 1
+    ):
+        raise ValueError(
+            f"input_size must be 'auto', 'native', an int or (height, width); got {size!r}."
+        )
+    if min(size) < min_size:
+        raise ValueError(
+            f"Backbone {arch!r} needs inputs of at least {min_size}x{min_size} px; "
+            f"input_size={est.input_size!r} is too small."
+        )
+    return int(size[0]), int(size[1])
+
+
+def validation_split(est, X_t, y_enc, classes, seed):
+    """Training and validation tensors from ``validation``."""
+    import torch
+    from sklearn.model_selection import ShuffleSplit, StratifiedShuffleSplit
+
+    n = len(y_enc)
+    if est.validation is None:
+        return np.arange(n), None
+    if isinstance(est.validation, tuple):
+        if len(est.validation) != 2:
+            raise ValueError(
+                "validation must be a fraction, an (X_val, y_val) pair or None; got a "
+                f"tuple of length {len(est.validation)}."
+            )
+        X_val, y_val = est.validation
+        images = check_images(X_val, stack=True)
+        y_val = check_y(y_val, len(images))
+        known = {v: i for i, v in enumerate(classes.tolist())}
+        unknown = sorted({str(v) for v in y_val.tolist() if v not in known})
+        if unknown:
+            raise ValueError(
+                f"validation labels {unknown[:5]} do not occur in y (classes: {classes.tolist()})."
+            )
+        codes = np.array([known[v] for v in y_val.tolist()], dtype=np.int64)
+        return np.arange(n), (images, torch.from_numpy(codes))
+    n_valid = int(np.ceil(est.validation * n))
+    if n_valid < 1 or n - n_valid < 2:
+        raise ValueError(
+            f"validation={est.validation} leaves {n - n_valid} of {n} images for "
+            "training; use more images or validation=None."
+        )
+    try:
+        splitter = StratifiedShuffleSplit(1, test_size=n_valid, random_state=seed)
+        train, valid = next(splitter.split(np.zeros(n), y_enc))
+    except ValueError:  # a class too rare to stratify
+        splitter = ShuffleSplit(1, test_size=n_valid, random_state=seed)
+        train, valid = next(splitter.split(np.zeros(n)))
+    return np.sort(train), np.sort(valid)
+
+
+def class_weights(est, y_enc: np.ndarray, classes: np.ndarray) -> np.ndarray:
+    k = len(classes)
+    if est.class_weight is None:
+        return np.ones(k)
+    if isinstance(est.class_weight, str):  # "balanced"
+        counts = np.bincount(y_enc, minlength=k)
+        return len(y_enc) / (k * counts)
+    labels = classes.tolist()
+    unknown = [key for key in est.class_weight if key not in labels]
+    if unknown:
+        raise ValueError(
+            f"class_weight has labels {unknown[:5]} that do not occur in y (classes: {labels})."
+        )
+    weights = np.array([float(est.class_weight.get(c, 1.0)) for c in labels])
+    if not np.all(np.isfinite(weights)) or np.any(weights < 0):
+        raise ValueError("class_weight values must be finite and non-negative.")
+    return weights
+
+
+def source_preprocessing(est, config: dict, cfg: dict, arch: str):
+    """Input channels, size and normalisation of the model fine-tuning starts from."""
+    name = est.pretrained if isinstance(est.pretrained, str) else os.fspath(est.pretrained)
+    if config["architecture"] != arch:
+        raise ValueError(
+            f"pretrained={name!r} is a {config['architecture']!r} network but "
+            f"backbone={est.backbone!r} is {arch!r}; set "
+            f"backbone={config['architecture']!r} to fine-tune it."
+        )
+    in_chans = int(config["in_chans"])
+    if est.in_chans not in ("auto", in_chans):
+        raise ValueError(
+            f"pretrained={name!r} takes {in_chans} input channel(s); in_chans="
+            f"{est.in_chans!r} cannot fine-tune it (use 'auto')."
+        )
+    size = tuple(int(v) for v in config["input_size"])
+    if est.input_size != "auto":  # fine-tune at another size: the user's choice
+        size = resolve_input_size(est, np.zeros((1, *size), np.uint8), cfg, arch)
+    mean = tuple(float(v) for v in config["mean"])
+    std = tuple(float(v) for v in config["std"])
+    return in_chans, size, mean, std
+
+
+def make_callbacks(est, *, validation: bool) -> list:
+    """The paper's schedule and stopping as skorch callbacks, then the user's."""
+    from skorch.callbacks import EarlyStopping, LRScheduler, ProgressBar
+
+    monitor, mode = ("valid_acc", "max") if validation else ("train_loss", "min")
+    callbacks = []
+    if est.lr_patience is not None and est.lr_schedule == "plateau":
+        scheduler = LRScheduler(
+            policy="ReduceLROnPlateau",
+            monitor=monitor,
+            mode=mode,
+            patience=est.lr_patience,
+            factor=est.lr_factor,
+        )
+        callbacks.append(("lr_scheduler", scheduler))
+    if est.early_stopping is not None and validation:
+        stopper = EarlyStopping(
+            monitor="valid_acc",
+            lower_is_better=False,
+            patience=est.early_stopping,
+            load_best=True,
+        )
+        callbacks.append(("early_stopping", stopper))
+    if est.verbose and est.verbose >= 2:
+        callbacks.append(("progress_bar", ProgressBar()))
+    if est.checkpoint_dir is not None:
+        from skorch.callbacks import Checkpoint, LoadInitState
+
+        checkpoint = Checkpoint(
+            monitor=None,  # every epoch: a resumed run loses at most one epoch
+            dirname=os.fspath(est.checkpoint_dir),
+            f_params="params.pt",
+            f_optimizer="optimizer.pt",
+            f_criterion=None,
+            f_history="history.json",
+            f_pickle=None,
+        )
+        callbacks.append(("checkpoint", checkpoint))
+        callbacks.append(("load_checkpoint", LoadInitState(checkpoint)))
+    if est.lr_schedule == "warmup-cosine":  # after the checkpoint: it reads the history
+        from ._schedule import WarmupCosine
+
+        callbacks.append(("lr_scheduler", WarmupCosine()))
+    return callbacks + list(est.callbacks or [])
+
+
+def checkpointed_epochs(est) -> int:
+    """Epochs already trained according to ``checkpoint_dir`` (0 without one)."""
+    if est.checkpoint_dir is None:
+        return 0
+    path = Path(os.fspath(est.checkpoint_dir)).expanduser() / "history.json"
+    if not path.is_file():
+        return 0
+    try:
+        history = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise ValueError(
+            f"checkpoint_dir {os.fspath(est.checkpoint_dir)!r}: cannot read "
+            f"{path.name} ({exc}); delete the folder to start afresh."
+        ) from exc
+    return len(history) if isinstance(history, list) else 0
+
+
+def create_module(est, arch, num_classes, in_chans, module_kwargs):
+    if est.pretrained is False:
+        return create_backbone(arch, num_classes=num_classes, in_chans=in_chans, **module_kwargs)
+    from ._pretrained import create_pretrained_backbone
+
+    return create_pretrained_backbone(
+        arch, est.pretrained, num_classes=num_classes, in_chans=in_chans, **module_kwargs
+    )
