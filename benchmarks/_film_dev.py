@@ -18,7 +18,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from skfer import FaceCropper  # noqa: E402
+from skfer import FaceCropper, resolve_detector  # noqa: E402
 from skfer.datasets import get_data_home, load_fer2013, load_sfew  # noqa: E402
 from skfer.emotions import EMOTIONS  # noqa: E402
 
@@ -40,11 +40,12 @@ def film_of(filename: str) -> str:
     return match.group(1) if match else stem
 
 
-def film_dev_set(*, refresh: bool = False) -> dict:
+def film_dev_set(*, detector: str | None = None, refresh: bool = False) -> dict:
     """``{"sfew": ..., "frames": ...}``, each a dict of ``faces`` (n, 48, 48) uint8,
     ``target`` (emotion names), ``film`` and ``filename`` arrays and ``fallback``
-    (no face found), cropped by ``FaceCropper()`` defaults."""
-    cropper = FaceCropper()
+    (no face found), cropped by ``FaceCropper()`` defaults (with ``detector``, if
+    given; ``"auto"`` is resolved, so the cache names the detector that ran)."""
+    cropper = FaceCropper(detector=resolve_detector(detector))
     key = f"{cropper.detector}_{cropper.size}_{cropper.margin}_{cropper.eye_level}"
     path = CACHE / f"film_dev_{re.sub(r'[^A-Za-z0-9_.]+', '-', key)}.npz"
     if path.is_file() and not refresh:

@@ -53,7 +53,7 @@ def labelled_faces(frames, refs):
     import dlib
 
     from skfer.faces import detect_faces
-    from skfer.faces._detectors import _model_file
+    from skfer.faces._backends import _model_file
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

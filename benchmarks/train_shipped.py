@@ -51,16 +51,14 @@ from skorch.callbacks import Callback, EpochScoring
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from _film_dev import FILM_PHOTOMETRY, SHIPPED_AUGMENT  # noqa: E402  (beside this script)
+
 from skfer import Augmenter, EmotionCNN, load_model  # noqa: E402
 from skfer.datasets import load_fer2013  # noqa: E402
 from skfer.emotions import EMOTIONS  # noqa: E402
 
 #: test-time augmentation modes, cheapest first
 TTA_CHOICES = (False, "flip", "flip+shift")
-#: the shipped recipe's augmentation; _film_dev.py's SHIPPED_AUGMENT is this one
-SHIPPED_AUGMENT = dict(flip=True, shift=0.1, rotation=10.0, brightness=0.2, p=0.5)
-#: film-like photometry: low-key contrast, graded tone curves, soft focus, grain
-FILM_PHOTOMETRY = dict(contrast=0.5, gamma=0.6, blur=1.2, noise=0.04)
 
 
 def select_tta(model: EmotionCNN, images: np.ndarray, target: np.ndarray) -> tuple[object, dict]:

@@ -39,6 +39,7 @@ _LAZY = {
     "FaceCropper": "skfer.faces",
     "Face": "skfer.faces",
     "detect_faces": "skfer.faces",
+    "resolve_detector": "skfer.faces",
     "align_face": "skfer.faces",
     # models (skfer.models)
     "EmotionCNN": "skfer.models",
@@ -49,6 +50,7 @@ _LAZY = {
     "WarmupCosine": "skfer.models",
     # label schemes, pipeline, evaluation
     "EmotionLabelMapper": "skfer.labels",
+    "Scheme": "skfer.labels",
     "Pipeline": "skfer.pipeline",
     "make_pipeline": "skfer.pipeline",
     "CrossDatasetSplit": "skfer.evaluation",
@@ -71,6 +73,7 @@ _LAZY = {
     "local_cluster": "skfer.distributed",
     # datasets (they live in skfer.datasets; re-exported for convenience)
     "get_data_home": "skfer.datasets",
+    "load_dataset": "skfer.datasets",
     "load_fer2013": "skfer.datasets",
     "load_ferplus": "skfer.datasets",
     "load_image_folder": "skfer.datasets",

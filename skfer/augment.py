@@ -4,7 +4,7 @@ One transform, used two ways:
 
 - on the fly by :class:`~skfer.EmotionCNN`, which calls :meth:`Augmenter.augment_batch`
   on every training batch (a fresh random draw every epoch, the paper's setting);
-- as an imbalanced-learn style sampler: :meth:`Augmenter.fit_resample` appends
+- as an imbalanced-learn sampler: :meth:`Augmenter.fit_resample` appends
   augmented copies at fit time only, inside :class:`skfer.Pipeline`.
 """
 
@@ -14,11 +14,11 @@ import math
 from numbers import Integral, Real
 
 import numpy as np
-from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval
 
 from ._images import check_images
+from ._sampler import ImageSampler
 
 __all__ = ["Augmenter"]
 
@@ -44,7 +44,7 @@ def _gaussian_blur(images, sigma):
     return x.reshape(n, c, h, w)
 
 
-class Augmenter(BaseEstimator):
+class Augmenter(ImageSampler):
     """Random flip, shift, rotation, scale and photometric changes for face crops.
 
     The photometric transforms (``contrast``, ``gamma``, ``blur``, ``noise``) imitate
@@ -83,6 +83,12 @@ class Augmenter(BaseEstimator):
         Augmented copies per original that :meth:`fit_resample` appends.
     random_state : int, RandomState instance or None, default=None
         Seed for :meth:`fit_resample` (``augment_batch`` takes a generator).
+
+    Attributes
+    ----------
+    sample_indices_ : ndarray of int
+        The source row of each image the last :meth:`fit_resample` returned
+        (``0..n-1``, then again for each copy).
 
     Examples
     --------
@@ -139,15 +145,11 @@ class Augmenter(BaseEstimator):
         self.n_copies = n_copies
         self.random_state = random_state
 
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.target_tags.required = True
-        tags.input_tags.two_d_array = False  # X is images (n, H, W[, C])
-        tags.input_tags.three_d_array = True
-        return tags
-
     def augment_batch(self, batch, generator=None):
         """Augment a float batch ``(N, C, H, W)`` (torch tensor), each image independently.
+
+        The parameters are validated at the first call and after they change, not on
+        every batch.
 
         Parameters
         ----------
@@ -161,10 +163,13 @@ class Augmenter(BaseEstimator):
         torch.Tensor
             Same shape, dtype and device.
         """
+        self._check_params_once()
+        return self._augment(batch, generator)
+
+    def _augment(self, batch, generator):
         import torch
         import torch.nn.functional as F
 
-        self._validate_params()
         n = batch.shape[0]
         if n == 0:
             return batch
@@ -242,9 +247,22 @@ class Augmenter(BaseEstimator):
         X_resampled : ndarray of uint8, shape (n * (1 + n_copies), H, W[, 3])
         y_resampled : ndarray
         """
+        return super().fit_resample(X, y)
+
+    def _check_params_once(self) -> None:
+        """Validate the parameters unless this set of values already passed.
+
+        :meth:`augment_batch` runs on every training batch; the parameters are checked
+        on the first and again only after they change.
+        """
+        params = self.get_params(deep=False)
+        if self.__dict__.get("_checked_params") != params:
+            self._validate_params()
+            self.__dict__["_checked_params"] = params
+
+    def _fit_resample(self, X, y):
         import torch
 
-        self._validate_params()
         X = check_images(X, allow_paths=False, stack=True)
         y = np.asarray(y)
         if len(y) != len(X):
@@ -255,7 +273,8 @@ class Augmenter(BaseEstimator):
         tensor = tensor[:, None] if X.ndim == 3 else tensor.permute(0, 3, 1, 2)
         copies = [X]
         for _ in range(self.n_copies):
-            aug = self.augment_batch(tensor, generator).round().clamp(0, 255).to(torch.uint8)
+            aug = self._augment(tensor, generator).round().clamp(0, 255).to(torch.uint8)
             aug = aug[:, 0] if X.ndim == 3 else aug.permute(0, 2, 3, 1)
             copies.append(aug.numpy())
+        self.sample_indices_ = np.tile(np.arange(len(X)), 1 + self.n_copies)
         return np.concatenate(copies), np.concatenate([y] * (1 + self.n_copies))

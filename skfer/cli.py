@@ -21,14 +21,22 @@ import sys
 import tempfile
 from pathlib import Path
 
+from ._cli_options import (
+    CommandError,
+    Scheme,
+    given,
+    library_default,
+    model_option,
+    parse_scheme,
+    scheme_help,
+    scheme_value,
+)
+
 __all__ = ["build_parser", "main"]
 
-_SCHEMES = ("ekman7", "top4", "clusters", "valence")
 _IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
-
-
-class CommandError(Exception):
-    """A user error the command reports as one line."""
+#: The schemes ``skfer evaluate`` reports without ``--schemes``: the paper's three.
+_REPORT_SCHEMES = ("ekman7", "top4", "clusters")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -89,17 +97,6 @@ def _save_annotated(images, table, paths):
     return written
 
 
-def _model(name):
-    from .video._analyze import resolve_model
-
-    try:
-        return resolve_model(name)
-    except FileNotFoundError as exc:
-        raise CommandError(
-            f"{exc} Give --model a .safetensors file saved by EmotionCNN.save, or a shipped name."
-        ) from None
-
-
 # ------------------------------------------------------------------- commands
 
 
@@ -109,7 +106,11 @@ def _cmd_predict(args) -> int:
 
     paths = [Path(p) for p in args.images]
     images = [read_image(p) for p in paths]
-    table = analyze_images(images, _model(args.model), detector=args.detector, scheme=args.scheme)
+    table = analyze_images(
+        images,
+        **model_option(args.model),
+        **given(detector=args.detector, scheme=scheme_value(args.scheme)),
+    )
     names = [p.name for p in paths]
     _print_faces(table, names, len(images))
     if args.out:
@@ -130,18 +131,20 @@ def _cmd_video(args) -> int:
     out = Path(args.out) if args.out else Path(f"{film.stem}_emotions")
     timeline = analyze_video(
         film,
-        args.model,  # loaded once the video is known to be readable
-        every=args.every,
-        every_n_frames=args.every_n_frames,
-        detector=args.detector,
-        scheme=args.scheme,
-        batch_size=args.batch_size,
-        landmarks=not args.no_landmarks,
-        adapt=args.adapt,
+        **given(
+            model=args.model,  # loaded once the video is known to be readable
+            every=args.every,
+            every_n_frames=args.every_n_frames,
+            detector=args.detector,
+            scheme=scheme_value(args.scheme),
+            batch_size=args.batch_size,
+            landmarks=args.landmarks,
+            adapt=args.adapt,
+        ),
         progress=not args.quiet,
     )
     out.mkdir(parents=True, exist_ok=True)
-    profile = film_profile(timeline, window=args.window)
+    profile = film_profile(timeline, **given(window=args.window))
     files = [out / "timeline.csv", out / "tracks.csv", out / "windows.csv"]
     digits = {"time": 3, "x": 1, "y": 1, "w": 1, "h": 1, "score": 3}
     digits.update(dict.fromkeys(["start", "end", "screen_time"], 3))
@@ -175,7 +178,9 @@ def _cmd_demo(args) -> int:
 
     samples = load_sample_images()
     table = analyze_images(
-        samples.images, _model(args.model), detector=args.detector, scheme=args.scheme
+        samples.images,
+        **model_option(args.model),
+        **given(detector=args.detector, scheme=scheme_value(args.scheme)),
     )
     _print_faces(table, list(samples.filenames), len(samples.images))
     out = Path(args.out) if args.out else Path(tempfile.mkdtemp(prefix="skfer-demo-"))
@@ -194,50 +199,54 @@ def _dataset_name(path: Path) -> str:
     return name
 
 
-def _load_dataset(path: Path, *, usage=None):
-    """(images, target) from a FER2013-style CSV or a class-per-folder image tree."""
-    from .datasets import load_fer2013, load_image_folder
+def _split(data, usage: str):
+    """The rows of one FER2013 split (``Usage``) of a dataset; all rows of one without."""
+    if "usage" not in data:
+        return data.images, data.target
+    keep = data.usage == usage
+    return data.images[keep], data.target[keep]
 
-    if path.is_dir():
-        return load_image_folder(path, return_X_y=True)
-    if path.name.endswith((".csv", ".csv.gz")):
-        return load_fer2013(path, usage=usage, return_X_y=True)
-    if not path.exists():
-        raise FileNotFoundError(f"Dataset not found: {str(path)!r}")
-    raise CommandError(
-        f"{str(path)!r} is neither a FER2013-style CSV (.csv, .csv.gz) nor a folder of "
-        "<Emotion>/<image> files."
-    )
+
+def _report_schemes(schemes: list[Scheme]) -> dict:
+    """``{report name: scheme}``, a name given twice numbered (``ekman7-2``)."""
+    named: dict = {}
+    for scheme in schemes:
+        name, k = scheme.name, 2
+        while name in named:
+            name, k = f"{scheme.name}-{k}", k + 1
+        named[name] = scheme.value
+    return named
 
 
 def _cmd_evaluate(args) -> int:
     from . import cross_dataset_report
+    from .datasets import load_dataset
     from .faces import FaceCropper
 
     train = Path(args.train)
-    datasets = {}
-    if args.model:
-        model = _model(args.model)
-    else:
+    model = model_option(args.model).get("model")
+    train_data = load_dataset(train)
+    if model is None:
         from .models import EmotionCNN
 
-        X, y = _load_dataset(train, usage="Training")
-        model = EmotionCNN(
-            args.backbone, max_epochs=args.epochs, random_state=args.seed, verbose=1
-        ).fit(X, y)
-    if train.name.endswith((".csv", ".csv.gz")):
+        X, y = _split(train_data, "Training")
+        options = given(backbone=args.backbone, max_epochs=args.epochs)
+        model = EmotionCNN(**options, random_state=args.seed, verbose=1).fit(X, y)
+    datasets = {}
+    if "usage" in train_data:
         # FER2013's held-out split: PrivateTest is for reported figures
-        datasets[f"{_dataset_name(train)}-PrivateTest"] = _load_dataset(train, usage="PrivateTest")
+        datasets[f"{_dataset_name(train)}-PrivateTest"] = _split(train_data, "PrivateTest")
     for test in map(Path, args.test):
-        X, y = _load_dataset(test, usage="PrivateTest")
-        if test.is_dir() and not args.no_crop:
-            cropper = (
-                FaceCropper() if args.detector is None else FaceCropper(detector=args.detector)
-            )
-            X = cropper.fit_transform(X)
+        data = load_dataset(test)
+        X, y = _split(data, "PrivateTest")
+        if data.kind in ("sfew", "image_folder") and not args.no_crop:
+            X = FaceCropper(**given(detector=args.detector)).fit_transform(X)
         datasets[_dataset_name(test)] = (X, y)
+    schemes = args.schemes or [parse_scheme(name) for name in _REPORT_SCHEMES]
     out = Path(args.out) if args.out else None
-    report = cross_dataset_report(model, datasets, schemes=args.schemes, confusion_dir=out)
+    report = cross_dataset_report(
+        model, datasets, schemes=_report_schemes(schemes), confusion_dir=out
+    )
     accuracy = report.groupby(["dataset", "scheme"], sort=False)["accuracy"].first().unstack()
     print(accuracy.to_string(float_format=lambda v: f"{v:.1%}"))
     if out is not None:
@@ -253,24 +262,30 @@ def _cmd_evaluate(args) -> int:
 # --------------------------------------------------------------------- parser
 
 
-def _add_model_args(parser, *, detector_default, detector_help):
+_DETECTORS = "face detector: haar, hog, cnn, mtcnn, yunet, or chained like hog+cnn"
+
+
+def _add_model_args(parser, analyze, model_default: str) -> None:
     parser.add_argument(
         "--model",
-        default=None,
-        help="shipped model name or .safetensors file (default: film for video, "
-        "fer2013 for images)",
+        help=f"shipped model name or .safetensors file (default: {model_default})",
     )
-    parser.add_argument("--detector", default=detector_default, help=detector_help)
+    default = library_default(analyze, "detector", "skfer's default detector")
+    parser.add_argument("--detector", help=f"{_DETECTORS} (default: {default})")
     parser.add_argument(
         "--scheme",
-        default="ekman7",
-        choices=_SCHEMES,
-        help="label scheme of the output (default: %(default)s)",
+        type=parse_scheme,
+        metavar="SCHEME",
+        help=f"{scheme_help('label scheme of the output')} "
+        f"(default: {library_default(analyze, 'scheme', 'the model classes')})",
     )
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``skfer`` argument parser (one subparser per command).
+
+    Options left out are ``None``: the command then passes nothing, and the library's
+    default applies.
 
     Returns
     -------
@@ -280,9 +295,12 @@ def build_parser() -> argparse.ArgumentParser:
     --------
     >>> args = build_parser().parse_args(["video", "film.mp4", "--every", "1"])
     >>> args.command, args.film, args.every, args.detector
-    ('video', 'film.mp4', 1.0, 'hog')
+    ('video', 'film.mp4', 1.0, None)
+    >>> build_parser().parse_args(["predict", "a.png", "--scheme", "ekman7,contempt="]).scheme.name
+    'ekman7'
     """
     from . import __version__
+    from .video import IMAGE_MODEL, VIDEO_MODEL, analyze_images, analyze_video, film_profile
 
     parser = _Parser(
         prog="skfer",
@@ -292,7 +310,6 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"skfer {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
-    detectors = "face detector: haar, hog, cnn, mtcnn, yunet, or chained like hog+cnn"
 
     predict = sub.add_parser(
         "predict",
@@ -305,11 +322,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="annotated image: a .png path for one image, else a folder "
         "(one <name>_annotated.png per image)",
     )
-    _add_model_args(
-        predict,
-        detector_default=None,
-        detector_help=f"{detectors} (default: yunet if installed, else hog+cnn)",
-    )
+    _add_model_args(predict, analyze_images, IMAGE_MODEL)
     predict.set_defaults(func=_cmd_predict)
 
     video = sub.add_parser(
@@ -321,7 +334,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     video.add_argument("film", metavar="FILM", help="video file (mp4, avi, mkv, mov...)")
     video.add_argument(
-        "--every", type=float, default=0.5, help="seconds between analysed frames (default: 0.5)"
+        "--every",
+        type=float,
+        help="seconds between analysed frames "
+        f"(default: {library_default(analyze_video, 'every')})",
     )
     video.add_argument(
         "--every-n-frames", type=int, help="analyse every n-th frame instead of --every"
@@ -330,15 +346,19 @@ def build_parser() -> argparse.ArgumentParser:
     video.add_argument(
         "--window",
         type=float,
-        default=10.0,
-        help="scene window for windows.csv, in seconds (default: 10)",
+        help="scene window for windows.csv, in seconds "
+        f"(default: {library_default(film_profile, 'window')})",
     )
     video.add_argument(
-        "--batch-size", type=int, default=64, help="faces classified at once (default: 64)"
+        "--batch-size",
+        type=int,
+        help=f"faces classified at once (default: {library_default(analyze_video, 'batch_size')})",
     )
     video.add_argument(
         "--no-landmarks",
-        action="store_true",
+        dest="landmarks",
+        action="store_false",
+        default=None,
         help="crop faces from their boxes without landmark alignment (faster)",
     )
     video.add_argument(
@@ -348,7 +368,7 @@ def build_parser() -> argparse.ArgumentParser:
         "re-estimated on them (AdaBN; for the fer2013* models; default: off)",
     )
     video.add_argument("--quiet", action="store_true", help="no progress bar")
-    _add_model_args(video, detector_default="hog", detector_help=f"{detectors} (default: hog)")
+    _add_model_args(video, analyze_video, VIDEO_MODEL)
     video.set_defaults(func=_cmd_video)
 
     demo = sub.add_parser(
@@ -358,20 +378,17 @@ def build_parser() -> argparse.ArgumentParser:
         "classify them with the shipped model, print a table and save annotated PNGs.",
     )
     demo.add_argument("--out", help="folder for the annotated PNGs (default: a new temp folder)")
-    _add_model_args(
-        demo,
-        detector_default=None,
-        detector_help=f"{detectors} (default: yunet if installed, else hog+cnn)",
-    )
+    _add_model_args(demo, analyze_images, IMAGE_MODEL)
     demo.set_defaults(func=_cmd_demo)
 
     evaluate = sub.add_parser(
         "evaluate",
         help="cross-dataset report: train on one dataset, test on others",
         description="Train an EmotionCNN on TRAIN (or load --model) and report per-class "
-        "precision/recall and accuracy on TRAIN's PrivateTest split (for a FER2013 CSV) and "
-        "on each TEST dataset, in each label scheme. Datasets are FER2013-style CSV files "
-        "or <Emotion>/<image> folders (faces in folders are detected and aligned first).",
+        "precision/recall and accuracy on TRAIN's PrivateTest split (for a FER2013 or FER+ "
+        "CSV) and on each TEST dataset, in each label scheme. Datasets are anything "
+        "skfer.datasets.load_dataset reads: FER2013-style CSV files, FER+ label files, or "
+        "<Emotion>/<image> folders (faces in folders are detected and aligned first).",
     )
     evaluate.add_argument("train", metavar="TRAIN", help="training dataset")
     evaluate.add_argument("test", metavar="TEST", nargs="*", help="test datasets")
@@ -379,21 +396,23 @@ def build_parser() -> argparse.ArgumentParser:
         "--model", help="evaluate this model (name or file) instead of training one"
     )
     evaluate.add_argument(
-        "--backbone", default="skfer_cnn", help="backbone to train (default: %(default)s)"
+        "--backbone", help="backbone to train (default: EmotionCNN's default backbone)"
     )
     evaluate.add_argument(
-        "--epochs", type=int, default=25, help="training epochs (default: %(default)s)"
+        "--epochs", type=int, help="training epochs (default: EmotionCNN's max_epochs)"
     )
     evaluate.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     evaluate.add_argument(
         "--schemes",
         nargs="+",
-        default=["ekman7", "top4", "clusters"],
-        choices=_SCHEMES,
-        help="label schemes to report (default: ekman7 top4 clusters)",
+        type=parse_scheme,
+        metavar="SCHEME",
+        help=f"{scheme_help('label schemes to report, each')} "
+        f"(default: {' '.join(_REPORT_SCHEMES)})",
     )
     evaluate.add_argument(
-        "--detector", default=None, help=f"{detectors}, for folder datasets (default: hog+cnn)"
+        "--detector",
+        help=f"{_DETECTORS}, for folder datasets (default: FaceCropper's default detector)",
     )
     evaluate.add_argument(
         "--no-crop", action="store_true", help="use folder images as they are (no face detection)"
@@ -409,16 +428,6 @@ def _one_line(exc: BaseException) -> str:
     if isinstance(exc, (KeyError, TypeError, AttributeError, IndexError)):
         text = f"{type(exc).__name__}: {text}"
     return text
-
-
-def _still_image_detector() -> str:
-    """YuNet when its wheel is installed (as accurate as hog+cnn on film frames, fewer false
-    faces on photos, 8x cheaper), else FaceCropper's default."""
-    import importlib.util
-
-    from .faces import DEFAULT_DETECTOR
-
-    return "yunet" if importlib.util.find_spec("yuface") else DEFAULT_DETECTOR
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -447,8 +456,6 @@ def main(argv: list[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # --help, --version, usage errors
         return exc.code if isinstance(exc.code, int) else 0 if exc.code is None else 2
-    if args.command in ("predict", "demo") and args.detector is None:
-        args.detector = _still_image_detector()
     try:
         return args.func(args)
     except KeyboardInterrupt:

@@ -6,10 +6,9 @@ from collections import Counter
 
 import numpy as np
 from imblearn.pipeline import Pipeline as _ImbPipeline
-from sklearn.utils import _safe_indexing
 from sklearn.utils.metaestimators import available_if
 
-from .labels import fitted_mappers, map_through
+from .labels import native_space
 
 __all__ = ["Pipeline", "make_pipeline"]
 
@@ -143,19 +142,15 @@ class Pipeline(_ImbPipeline):
         ValueError
             If every sample of ``y`` is left out by the scheme.
         """
-        mappers = fitted_mappers(self) if y is not None else []
-        if mappers:
-            y, keep = map_through(mappers, y)
-            if not keep.any():
+        if y is not None:
+            X, y, sample_weight, keep = native_space(self, X, y, sample_weight)
+            if keep is not None and not keep.any():
                 raise ValueError(
                     f"None of the {len(keep)} samples of y belongs to the pipeline's label "
                     "scheme: nothing to score."
                 )
-            idx = np.flatnonzero(keep)
-            X = _safe_indexing(X, idx)
-            if sample_weight is not None:
-                sample_weight = _safe_indexing(np.asarray(sample_weight), idx)
-            y = np.asarray(list(y))
+            if keep is not None:
+                y = np.asarray(list(y))
         return super().score(X, y, sample_weight=sample_weight, **params)
 
 

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import numpy as np
-from sklearn.base import BaseEstimator, clone
+from sklearn.base import clone
 from sklearn.utils._param_validation import HasMethods
 
 from ._images import check_images
+from ._sampler import ImageSampler
 
 __all__ = ["ImageResampler"]
 
 
-class ImageResampler(BaseEstimator):
+class ImageResampler(ImageSampler):
     """Run an imbalanced-learn sampler on images instead of 2-D feature rows.
 
     imbalanced-learn's samplers take ``X`` of shape (n_samples, n_features). This
@@ -52,13 +53,6 @@ class ImageResampler(BaseEstimator):
     def __init__(self, sampler=None):
         self.sampler = sampler
 
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.target_tags.required = True
-        tags.input_tags.two_d_array = False
-        tags.input_tags.three_d_array = True
-        return tags
-
     def fit_resample(self, X, y):
         """Resample images and labels with the sampler.
 
@@ -74,7 +68,9 @@ class ImageResampler(BaseEstimator):
         X_resampled : ndarray of uint8, shape (m, H, W[, 3])
         y_resampled : ndarray of shape (m,)
         """
-        self._validate_params()
+        return super().fit_resample(X, y)
+
+    def _fit_resample(self, X, y):
         if self.sampler is None:
             from imblearn.over_sampling import RandomOverSampler
 

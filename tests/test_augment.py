@@ -86,3 +86,53 @@ def test_sampler_acts_only_in_fit_inside_imblearn_pipeline(faces):
     pipe.fit(X, y)
     assert pipe[-1].n_features_in_ == 144
     assert pipe.predict(X).shape == (6,)  # no copies at predict time
+
+
+def test_an_imblearn_sampler_whose_params_are_validated_at_fit(faces):
+    from imblearn.base import is_sampler
+    from sklearn.utils._param_validation import InvalidParameterError
+
+    X, y = faces
+    aug = Augmenter(random_state=0)
+    assert is_sampler(aug)
+    with pytest.raises(InvalidParameterError) as direct:
+        Augmenter(shift=0.7).fit_resample(X, y)
+    aug.set_params(shift=0.7)  # no error yet
+    for call in (aug.fit_resample, aug.fit):
+        with pytest.raises(InvalidParameterError) as later:
+            call(X, y)
+        assert str(later.value) == str(direct.value)
+    assert aug.set_params(shift=0.1).fit(X, y) is aug
+
+
+def test_augment_batch_validates_once_not_per_batch(monkeypatch):
+    import torch
+    from sklearn.utils._param_validation import InvalidParameterError
+
+    calls = []
+    original = Augmenter._validate_params
+    monkeypatch.setattr(
+        Augmenter, "_validate_params", lambda self: calls.append(1) or original(self)
+    )
+    aug = Augmenter(rotation=5)
+    batch = torch.rand(2, 1, 8, 8)
+    for _ in range(5):
+        aug.augment_batch(batch)
+    assert len(calls) == 1
+    aug.set_params(p=1.5)  # a change is validated at the next batch
+    with pytest.raises(InvalidParameterError, match="'p' parameter of Augmenter"):
+        aug.augment_batch(batch)
+    aug.p = 1.0
+    aug.augment_batch(batch)
+    aug.augment_batch(batch)
+    assert len(calls) == 3
+    Augmenter(n_copies=2, random_state=0).fit_resample(np.zeros((2, 8, 8), np.uint8), [0, 1])
+    assert len(calls) == 4  # fit_resample: once, not once per copy
+
+
+def test_sample_indices_name_the_source_of_each_copy(faces):
+    X, y = faces
+    aug = Augmenter(n_copies=2, random_state=0)
+    X_res, _ = aug.fit_resample(X, y)
+    np.testing.assert_array_equal(aug.sample_indices_, np.tile(np.arange(6), 3))
+    assert len(aug.sample_indices_) == len(X_res)

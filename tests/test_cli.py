@@ -67,6 +67,68 @@ def test_unknown_model_is_a_one_line_error(tmp_path, capsys):
     one_line_error(capsys.readouterr().err, "none.safetensors")
 
 
+def test_scheme_option_takes_names_and_mappings(capsys):
+    from skfer.cli import build_parser
+    from skfer.emotions import EMOTIONS
+
+    def scheme(text, command=("predict", "a.png")):
+        return build_parser().parse_args([*command, "--scheme", text]).scheme
+
+    assert (scheme("top4").name, scheme("top4").value) == ("top4", "top4")
+    dropped = scheme("ekman7,Contempt=")  # CK+'s extra class left out; still ekman7 to read
+    assert dropped.name == "ekman7"
+    assert dropped.value == {**{e: e for e in EMOTIONS}, "contempt": None}
+    changed = scheme("clusters,surprise=positive")
+    assert changed.name == "clusters,surprise=positive"
+    assert changed.value["surprise"] == "positive" and changed.value["happy"] == "positive"
+    pairs = scheme("happiness=pos, sad=neg, neutral=")
+    assert pairs.value == {"happy": "pos", "sad": "neg", "neutral": None}
+    json_scheme = scheme('{"happy": "pos", "anger": "neg", "contempt": null}')
+    assert json_scheme.name == "custom"
+    assert json_scheme.value == {"happy": "pos", "angry": "neg", "contempt": None}
+    args = build_parser().parse_args(["evaluate", "a.csv", "--schemes", "top4,contempt=", "top4"])
+    assert [s.name for s in args.schemes] == ["top4", "top4"]  # reported as top4, top4-2
+    for bad, needle in [
+        ("ekman8", "neither a scheme name"),
+        ("ekman7,bored=", "Unknown emotion label 'bored'"),
+        ("contempt=", "leaves no class"),
+        ("{nope", "invalid JSON"),
+        ('["happy"]', "not a JSON object"),
+    ]:
+        assert main(["predict", "a.png", "--scheme", bad]) == 2
+        one_line_error(capsys.readouterr().err, "argument --scheme", needle)
+
+
+def test_options_left_out_are_the_librarys_defaults(monkeypatch, tmp_path):
+    """The CLI passes on only what was given: no copies of library defaults."""
+    import functools
+
+    import skfer.video
+
+    calls = []
+
+    def recorder(function):
+        @functools.wraps(function)  # the help still reads the library's signature
+        def record(*args, **kwargs):
+            calls.append(kwargs)
+            raise RuntimeError("recorded")
+
+        return record
+
+    for name in ("analyze_images", "analyze_video"):
+        monkeypatch.setattr(skfer.video, name, recorder(getattr(skfer.video, name)))
+    image = tmp_path / "grey.png"
+    cv2.imwrite(str(image), np.full((20, 20), 128, np.uint8))
+    assert main(["predict", str(image)]) == 1
+    assert main(["video", "film.mp4"]) == 1
+    assert main(["video", "film.mp4", "--no-landmarks", "--every", "2", "--quiet"]) == 1
+    assert main(["predict", str(image), "--detector", "hog", "--scheme", "ekman7,contempt="]) == 1
+    assert calls[0] == {}
+    assert calls[1] == {"progress": True}
+    assert calls[2] == {"every": 2.0, "landmarks": False, "progress": False}
+    assert calls[3]["detector"] == "hog" and calls[3]["scheme"]["contempt"] is None
+
+
 # ------------------------------------------------------------------ commands
 
 
@@ -183,3 +245,27 @@ def test_evaluate_a_shipped_model_with_cropping_and_no_extra_flags(
     assert main(["evaluate", str(train), str(folder), "--model", "fer2013"]) == 0
     printed = capsys.readouterr().out
     assert "tiny-PrivateTest" in printed and "sfew-Train" in printed
+
+
+def test_evaluate_on_a_folder_with_an_extra_class_through_a_scheme_mapping(
+    fer2013, sfew_dir, tmp_path, capsys
+):
+    """CK+-style: a contempt folder the 7-class model does not know; --schemes leaves it out."""
+    train, folder = _small_datasets(
+        fer2013, sfew_dir, tmp_path, {"PrivateTest": 20}, ("Happy", "Sad"), 3
+    )
+    (folder / "Contempt").mkdir()
+    for path in sorted((folder / "Happy").iterdir())[:2]:
+        (folder / "Contempt" / path.name).write_bytes(path.read_bytes())
+    args = ["evaluate", str(train), str(folder), "--model", "fer2013", "--no-crop"]
+    assert main(args) == 1  # ekman7 has no contempt: the error says how to leave it out
+    one_line_error(capsys.readouterr().err, "skfer evaluate: error:", "contempt")
+    out = tmp_path / "report"
+    assert main([*args, "--schemes", "ekman7,contempt=", "top4,contempt=", "--out", str(out)]) == 0
+    assert "sfew-Train" in capsys.readouterr().out
+    report = pd.read_csv(out / "report.csv")
+    assert set(report["scheme"]) == {"ekman7", "top4"}
+    sfew = report[(report.dataset == "sfew-Train") & (report.scheme == "ekman7")]
+    assert "contempt" not in set(sfew["label"])
+    assert sfew.set_index("label").loc[["happy", "sad"], "support"].tolist() == [3, 3]
+    assert sfew["support"].sum() == 6  # the two contempt faces are out of the scheme

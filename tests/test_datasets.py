@@ -138,3 +138,94 @@ def test_sfew_train(sfew_dir):
         ["angry", "disgust", "fear", "happy", "neutral", "sad", "surprise"]
     )
     assert data.images.ndim == 4 and data.images.shape[-1] == 3
+
+
+# ------------------------------------------------------------------ load_dataset
+def _write_image_folder(root, classes=("Happy", "Contempt")):
+    import cv2
+
+    for i, cls in enumerate(classes):
+        (root / cls).mkdir(parents=True)
+        cv2.imwrite(str(root / cls / "a.png"), np.full((10, 12, 3), 40 * i, np.uint8))
+    return root
+
+
+@pytest.mark.parametrize("name", ["t.csv", "t.csv.gz"])
+def test_load_dataset_fer2013_csv(tmp_path, monkeypatch, name):
+    from skfer.datasets import load_dataset
+
+    monkeypatch.setenv("SKFER_CACHE", str(tmp_path / "cache"))
+    rows = [(3, _pixels(0), "Training"), (0, _pixels(1), "PrivateTest")]
+    path = _write_csv(tmp_path / name, rows, gz=name.endswith(".gz"))
+    data = load_dataset(path)
+    assert data.kind == "fer2013"
+    expected = load_fer2013(path)
+    np.testing.assert_array_equal(data.images, expected.images)
+    assert data.target.tolist() == ["happy", "angry"]
+    assert data.usage.tolist() == ["Training", "PrivateTest"]
+    X, y = load_dataset(str(path), usage="PrivateTest", return_X_y=True)  # options pass on
+    assert X.shape == (1, 48, 48) and y.tolist() == ["angry"]
+
+
+def test_load_dataset_ferplus_labels_beside_fer2013(tmp_path, monkeypatch):
+    from skfer.datasets import load_dataset
+
+    monkeypatch.setenv("SKFER_CACHE", str(tmp_path / "cache"))
+    rows = [(3, _pixels(0), "Training"), (0, _pixels(1), "PublicTest")]
+    _write_csv(tmp_path / "fer2013.csv", rows)
+    votes = [[0, 9, 0, 0, 0, 0, 0, 1, 0, 0], [0, 0, 0, 0, 2, 0, 0, 8, 0, 0]]  # happy, contempt
+    header = "Usage,Image name,neutral,happiness,surprise,sadness,anger,disgust,fear,contempt,"
+    lines = [header + "unknown,NF"] + [
+        f"{usage},fer{i:07d}.png," + ",".join(map(str, v))
+        for i, ((_, _, usage), v) in enumerate(zip(rows, votes))
+    ]
+    (tmp_path / "fer2013new.csv").write_text("\n".join(lines) + "\n")
+    data = load_dataset(tmp_path / "fer2013new.csv")
+    assert data.kind == "ferplus"
+    assert data.target.tolist() == ["happy", "contempt"]
+    assert data.usage.tolist() == ["Training", "PublicTest"]
+    assert load_dataset(tmp_path / "fer2013new.csv", usage="PublicTest").target.tolist() == [
+        "contempt"
+    ]
+
+
+def test_load_dataset_image_folders(tmp_path):
+    import skfer
+    from skfer.datasets import load_dataset
+
+    assert skfer.load_dataset is load_dataset
+    root = _write_image_folder(tmp_path / "ckplus")
+    data = load_dataset(root)
+    assert data.kind == "image_folder"
+    assert data.target.tolist() == ["contempt", "happy"] and data.images.shape == (2, 10, 12, 3)
+    assert load_dataset(root, return_paths=True).images == [str(f) for f in data.filenames]
+    X, y = load_dataset(root, return_X_y=True)
+    assert X.shape == (2, 10, 12, 3) and y.tolist() == ["contempt", "happy"]
+    # SFEW 2.0's layout goes through load_sfew (its description)
+    sfew = load_dataset(_write_image_folder(tmp_path / "SFEW_2.0" / "Train"))
+    assert sfew.kind == "sfew" and sfew.DESCR.startswith("SFEW 2.0 aligned faces")
+    frames = load_dataset(_write_image_folder(tmp_path / "sfew_frames"))
+    assert frames.kind == "sfew" and frames.DESCR.startswith("SFEW 2.0 full movie frames")
+
+
+def test_load_dataset_errors_name_the_path_and_what_was_expected(tmp_path):
+    from skfer.datasets import load_dataset
+
+    with pytest.raises(FileNotFoundError, match=r"Dataset not found: '.*nothing\.csv'"):
+        load_dataset(tmp_path / "nothing.csv")
+    notes = tmp_path / "notes.txt"
+    notes.write_text("hello")
+    with pytest.raises(ValueError, match=r"'.*notes\.txt' is not a dataset .* expected a FER2013"):
+        load_dataset(notes)
+    _write_image_folder(tmp_path / "sfew" / "Train")
+    (tmp_path / "sfew" / "Val").mkdir()
+    with pytest.raises(ValueError, match=r"holds dataset splits \(Train, Val\).*sfew/Train'"):
+        load_dataset(tmp_path / "sfew")
+    with pytest.raises(ValueError, match="No images found"):
+        load_dataset(tmp_path / "sfew" / "Val")
+    with pytest.raises(TypeError, match="usage"):  # an option the folder loader lacks
+        load_dataset(tmp_path / "sfew" / "Train", usage="PrivateTest")
+    bad = tmp_path / "other.csv"
+    bad.write_text("a,b\n1,2\n")
+    with pytest.raises(ValueError, match="not a FER2013 CSV"):  # the loader's own message
+        load_dataset(bad)

@@ -23,6 +23,7 @@ from skfer import (
     CrossDatasetSplit,
     EmotionLabelMapper,
     Pipeline,
+    Scheme,
     cross_dataset_report,
     plot_confusion_matrices,
     predict_in_scheme,
@@ -30,7 +31,6 @@ from skfer import (
     scheme_scorer,
 )
 from skfer.emotions import EMOTIONS
-from skfer.labels import display_labels, resolve_scheme
 
 
 def flatten(X):
@@ -142,6 +142,21 @@ def test_proba_in_scheme_drops_excluded_columns_and_renormalises():
     assert predict_in_scheme(proba, classes, unfitted).tolist() == ["happy", "happy"]
 
 
+@pytest.mark.parametrize(
+    "scheme", ["clusters", "top4", {"happy": "pos", "sad": "neg", "angry": "neg", "fear": None}]
+)
+def test_proba_in_scheme_is_the_schemes_projection_in_sorted_columns(scheme):
+    classes = np.array(["fear", "sad", "happy", "angry"])
+    proba = np.random.default_rng(0).dirichlet(np.ones(4), size=5)
+    summed, labels = proba_in_scheme(proba, classes, scheme)
+    applied = Scheme(scheme, classes)
+    assert labels.tolist() == sorted(applied.labels)
+    order = [applied.labels.index(label) for label in labels]
+    np.testing.assert_allclose(summed, applied.project(proba)[:, order])
+    keep, y_scheme = applied.keep(classes)
+    assert y_scheme.tolist() == [applied.labels[j] for j in applied.matrix[keep].argmax(1)]
+
+
 def test_predict_in_scheme_bad_input():
     with pytest.raises(ValueError, match=r"classes\[1\] = 'contempt'.*outside the vocabulary"):
         predict_in_scheme(np.ones((1, 2)) / 2, ["happy", "contempt"], "ekman7")
@@ -212,6 +227,8 @@ def test_report_shape_names_and_numbers_on_toy_data(tmp_path):
     p, r, f, s = precision_recall_fscore_support(y, answers, labels=list(EMOTIONS), zero_division=0)
     np.testing.assert_allclose(seven[["precision", "recall", "f1"]].to_numpy(), np.c_[p, r, f])
     np.testing.assert_array_equal(seven.support, s)
+    # rows in the scheme's display order, the same as skfer.Scheme's (and the video's)
+    assert report[report.scheme == "three"].label.tolist() == list(Scheme("clusters").labels)
     three = report[report.scheme == "three"].set_index("label")
     assert three.loc["negative", "support"] == 3 and three.loc["negative", "recall"] == 2 / 3
     assert three.accuracy.iloc[0] == pytest.approx(3 / 5)
@@ -266,8 +283,7 @@ def test_cross_dataset_report_fer2013_to_sfew(fer2013, sfew_48, tmp_path):
     }
     for name, (X, y) in datasets.items():
         for scheme in schemes:
-            mapping = resolve_scheme(scheme)
-            labels = display_labels(mapping)
+            labels = list(Scheme(scheme).labels)  # display order, as SCHEMES lists it
             mapper = EmotionLabelMapper(scheme).fit(None, y)
             keep = mapper.keep_mask(y)
             y_true = mapper.map_labels(y)[keep].astype(str)
@@ -296,7 +312,7 @@ def test_cross_dataset_report_fer2013_to_sfew(fer2013, sfew_48, tmp_path):
     keep = mapper.keep_mask(y)
     y_pred = mapper.map_labels(model.predict(X[keep]))
     y_pred = np.where(np.equal(y_pred, None), "(other)", y_pred).astype(str)
-    labels = display_labels(resolve_scheme("top4"))
+    labels = list(Scheme("top4").labels)
     p, r, _, s = precision_recall_fscore_support(
         mapper.map_labels(y)[keep].astype(str), y_pred, labels=labels, zero_division=0
     )

@@ -19,7 +19,7 @@ from skfer.faces import (
     alignment_matrix,
     detect_faces,
 )
-from skfer.faces._detectors import _backend
+from skfer.faces._backends import _backend
 
 
 def _has(module: str) -> bool:

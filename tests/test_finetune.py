@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from conftest import tiny_cnn
 
-from skfer import Augmenter, EmotionCNN, load_model
+from skfer import Augmenter, load_model
 from skfer.models._adapt import adapt_batchnorm
 
 
@@ -18,15 +19,10 @@ def faces():
     return X, y
 
 
-def _fit(X, y, **params):
-    base = dict(max_epochs=1, batch_size=16, lr=1e-3, validation=None, random_state=0)
-    return EmotionCNN(**{**base, **params}).fit(X, y)
-
-
 def test_warm_start_keeps_the_rows_of_shared_labels(faces):
     X, y = faces
     source = load_model("fer2013")
-    model = _fit(X, y, pretrained="fer2013", lr=1e-12)  # learning nothing: the start
+    model = tiny_cnn(pretrained="fer2013", lr=1e-12).fit(X, y)  # learning nothing: the start
     assert model.model_kwargs_ == source.model_kwargs_
     assert model.input_size_ == source.input_size_ and model.in_chans_ == 1
     rows = {c: i for i, c in enumerate(source.classes_)}
@@ -45,7 +41,7 @@ def test_warm_start_keeps_the_rows_of_shared_labels(faces):
 def test_freeze_keeps_the_first_convolutions_and_their_statistics(faces):
     X, y = faces
     source = load_model("fer2013").module_.state_dict()
-    model = _fit(X, y, pretrained="fer2013", freeze=2, lr=0.05, max_epochs=2)
+    model = tiny_cnn(pretrained="fer2013", freeze=2, lr=0.05, max_epochs=2).fit(X, y)
     state = model.module_.state_dict()
     convs = [k for k, v in state.items() if k.endswith("weight") and v.ndim == 4]
     for key in ("stem.0.weight", "stem.1.weight", "stem.1.running_mean", convs[1]):
@@ -57,7 +53,7 @@ def test_freeze_keeps_the_first_convolutions_and_their_statistics(faces):
 def test_freeze_backbone_trains_only_the_classifier(faces):
     X, y = faces
     source = load_model("fer2013").module_.state_dict()
-    model = _fit(X, y, pretrained="fer2013", freeze="backbone", lr=0.05)
+    model = tiny_cnn(pretrained="fer2013", freeze="backbone", lr=0.05).fit(X, y)
     state = model.module_.state_dict()
     changed = [
         k
@@ -72,13 +68,13 @@ def test_freeze_backbone_trains_only_the_classifier(faces):
 def test_warm_start_errors_name_the_problem(faces):
     X, y = faces
     with pytest.raises(ValueError, match="skfer_cnn_fast"):
-        _fit(X, y, pretrained="fer2013-fast")
+        tiny_cnn(pretrained="fer2013-fast").fit(X, y)
     with pytest.raises(ValueError, match="input channel"):
-        _fit(X, y, pretrained="fer2013", in_chans=3)
+        tiny_cnn(pretrained="fer2013", in_chans=3).fit(X, y)
     with pytest.raises(FileNotFoundError, match="shipped"):
-        _fit(X, y, pretrained="no-such-model")
+        tiny_cnn(pretrained="no-such-model").fit(X, y)
     with pytest.raises(ValueError, match="only"):
-        _fit(X, y, pretrained="fer2013", freeze=99)
+        tiny_cnn(pretrained="fer2013", freeze=99).fit(X, y)
 
 
 def test_adapt_batchnorm_uses_the_target_statistics_and_leaves_the_model():
@@ -128,17 +124,17 @@ def test_photometric_augmentation_changes_tone_and_keeps_shape():
 
 def test_standardize_makes_predictions_blind_to_lighting_and_contrast(faces, tmp_path):
     X, y = faces
-    model = _fit(X, y, standardize=True, lr=0.01)
+    model = tiny_cnn(standardize=True, lr=0.01).fit(X, y)
     darker = np.clip(X.astype(np.float32) * 0.5 + 20, 0, 255).round().astype(np.uint8)
     blind = np.abs(model.predict_proba(darker) - model.predict_proba(X)).max()
     assert blind < 0.02
     path = model.save(tmp_path / "s.safetensors")
     loaded = load_model(path)
     assert loaded.standardize is True
-    assert _fit(X, y, pretrained=path).preprocess_.standardize  # "auto": as the start
-    assert not _fit(X, y, pretrained=path, standardize=False).preprocess_.standardize
+    assert tiny_cnn(pretrained=path).fit(X, y).preprocess_.standardize  # "auto": as the start
+    assert not tiny_cnn(pretrained=path, standardize=False).fit(X, y).preprocess_.standardize
     np.testing.assert_allclose(loaded.predict_proba(X), model.predict_proba(X), atol=1e-6)
-    plain = _fit(X, y, lr=0.01)
+    plain = tiny_cnn(lr=0.01).fit(X, y)
     assert np.abs(plain.predict_proba(darker) - plain.predict_proba(X)).max() > 2 * blind
 
 
@@ -154,8 +150,8 @@ def test_fine_tuning_workflow_on_real_film_faces(sfew_dir, tmp_path):
     labels = np.array([str(t).lower() for t in sfew.target[rows]])  # the user's own labels
     start = load_model("fer2013")
     before = start.predict_proba(faces)
-    tuned = _fit(faces, labels, pretrained="fer2013", freeze=3, lr=0.01, max_epochs=3,
-                 batch_size=32)
+    tuned = tiny_cnn(pretrained="fer2013", freeze=3, lr=0.01, max_epochs=3, batch_size=32)
+    tuned.fit(faces, labels)
     assert set(tuned.classes_) == set(labels)
     assert tuned.n_iter_ == 3 and tuned.history_[-1, "train_loss"] < tuned.history_[0, "train_loss"]
     after = tuned.predict_proba(faces)

@@ -2,11 +2,12 @@
 
 import numpy as np
 import pytest
+from conftest import tiny_cnn
 from sklearn.exceptions import NotFittedError
 from sklearn.utils.validation import check_is_fitted
 from skorch.callbacks import Callback
 
-from skfer import EmotionCNN, load_model
+from skfer import load_model
 
 
 class _StopAt(Callback):
@@ -29,22 +30,11 @@ def data():
     return X, y
 
 
-def _cnn(**params):
-    defaults = dict(
-        backbone="skfer_cnn_fast",
-        max_epochs=4,
-        batch_size=8,
-        validation=None,
-        device="cpu",
-        random_state=0,
-    )
-    return EmotionCNN(**{**defaults, **params})
-
-
 def test_keyboard_interrupt_keeps_best_weights(data):
     """Ctrl-C ends training early; the model is fitted with the best epoch's weights."""
     X, y = data
-    model = _cnn(max_epochs=6, validation=0.25, early_stopping=5, callbacks=[_StopAt(2)]).fit(X, y)
+    model = tiny_cnn(max_epochs=6, validation=0.25, early_stopping=5, callbacks=[_StopAt(2)])
+    model.fit(X, y)
     check_is_fitted(model)
     assert model.n_iter_ == 2
     assert model.predict(X).shape == (len(X),)
@@ -53,7 +43,7 @@ def test_keyboard_interrupt_keeps_best_weights(data):
 
 def test_exception_leaves_estimator_unfitted(data):
     X, y = data
-    model = _cnn(callbacks=[_StopAt(1, RuntimeError)])
+    model = tiny_cnn(max_epochs=4, callbacks=[_StopAt(1, RuntimeError)])
     with pytest.raises(RuntimeError, match="stopped at epoch 1"):
         model.fit(X, y)
     with pytest.raises(NotFittedError):
@@ -63,7 +53,7 @@ def test_exception_leaves_estimator_unfitted(data):
 
 def test_exception_on_refit_keeps_previous_model(data):
     X, y = data
-    model = _cnn(max_epochs=1).fit(X, y)
+    model = tiny_cnn().fit(X, y)
     before = model.predict_proba(X)
     model.set_params(callbacks=[_StopAt(1, RuntimeError)])
     with pytest.raises(RuntimeError):
@@ -73,31 +63,30 @@ def test_exception_on_refit_keeps_previous_model(data):
 
 def test_checkpoint_resume_matches_uninterrupted_epoch_count(tmp_path, data):
     X, y = data
-    full = _cnn().fit(X, y)
+    full = tiny_cnn(max_epochs=4).fit(X, y)
     ckpt = tmp_path / "run"
-    first = _cnn(checkpoint_dir=ckpt, callbacks=[_StopAt(2)]).fit(X, y)
+    first = tiny_cnn(max_epochs=4, checkpoint_dir=ckpt, callbacks=[_StopAt(2)]).fit(X, y)
     assert first.n_iter_ == 2
     assert {"params.pt", "optimizer.pt", "history.json"} <= {p.name for p in ckpt.iterdir()}
-    resumed = _cnn(checkpoint_dir=ckpt).fit(X, y)
+    resumed = tiny_cnn(max_epochs=4, checkpoint_dir=ckpt).fit(X, y)
     assert resumed.n_iter_ == full.n_iter_ == 4
     assert [row["epoch"] for row in resumed.history_] == [1, 2, 3, 4]
     # a finished run resumed again trains nothing more
-    assert _cnn(checkpoint_dir=ckpt).fit(X, y).n_iter_ == 4
+    assert tiny_cnn(max_epochs=4, checkpoint_dir=ckpt).fit(X, y).n_iter_ == 4
 
 
 def test_unreadable_checkpoint_history(tmp_path, data):
     X, y = data
     (tmp_path / "history.json").write_text("[{")
     with pytest.raises(ValueError, match=r"checkpoint_dir .*history\.json"):
-        _cnn(checkpoint_dir=tmp_path).fit(X, y)
+        tiny_cnn(checkpoint_dir=tmp_path).fit(X, y)
 
 
-def test_interrupted_save_leaves_no_file(tmp_path, data, monkeypatch):
+def test_interrupted_save_leaves_no_file(tmp_path, fitted_tiny, monkeypatch):
     """save() writes a temporary file and renames it: no half-written weights."""
     import safetensors.torch
 
-    X, y = data
-    model = _cnn(max_epochs=1).fit(X, y)
+    model = fitted_tiny
     target = tmp_path / "model.safetensors"
 
     def broken_save(tensors, filename, metadata=None):

@@ -215,3 +215,119 @@ def test_valence_scheme_is_the_sign_of_the_documented_coordinates():
         assert SCHEMES["valence"][emotion] == expected
     assert VALENCE_AROUSAL["neutral"] == (0.0, 0.0)
     assert VALENCE_AROUSAL["happy"][0] > 0 > VALENCE_AROUSAL["sad"][1]
+
+
+# ------------------------------------------------- imbalanced-learn sampler protocol
+def test_mapper_is_an_imblearn_sampler_and_fit_resample_keeps_images_as_they_are():
+    from imblearn.base import is_sampler
+
+    mapper = EmotionLabelMapper("top4")
+    assert is_sampler(mapper)
+    X = _images(7)
+    X_res, _ = mapper.fit_resample(X, Y7)
+    assert X_res.dtype == X.dtype and X_res.shape == (4, 2, 2)  # not checked by check_X_y
+    np.testing.assert_array_equal(mapper.sample_indices_, [0, 3, 5, 6])
+
+
+@pytest.mark.parametrize(
+    ("param", "value"), [("n", 0), ("ranking", "best"), ("scheme", 3), ("estimator", "knn")]
+)
+def test_invalid_set_params_fails_at_the_next_fit_like_the_constructor(param, value):
+    from sklearn.utils._param_validation import InvalidParameterError
+
+    with pytest.raises(InvalidParameterError) as direct:
+        EmotionLabelMapper(**{"scheme": "top_n", "n": 2, param: value}).fit(None, Y7)
+    mapper = EmotionLabelMapper("top_n", n=2).fit(None, Y7)
+    mapper.set_params(**{param: value})  # no error yet: validated at fit
+    for call in (lambda: mapper.fit(None, Y7), lambda: mapper.fit_resample(_images(7), Y7)):
+        with pytest.raises(InvalidParameterError) as later:
+            call()
+        assert str(later.value) == str(direct.value)
+        assert f"'{param}' parameter of EmotionLabelMapper" in str(later.value)
+
+
+def test_parameters_are_validated_once_per_fit_resample(monkeypatch):
+    calls = []
+    original = EmotionLabelMapper._validate_params
+    monkeypatch.setattr(
+        EmotionLabelMapper, "_validate_params", lambda self: calls.append(1) or original(self)
+    )
+    EmotionLabelMapper("clusters").fit_resample(_images(7), Y7)
+    assert len(calls) == 1
+
+
+# -------------------------------------------------------------------- Scheme
+def test_scheme_of_a_named_scheme():
+    from dataclasses import FrozenInstanceError
+
+    from skfer import Scheme
+
+    scheme = Scheme("clusters", EMOTIONS)
+    assert scheme.labels == ("positive", "neutral", "negative")  # as SCHEMES lists them
+    assert scheme.classes == EMOTIONS and scheme.mapping == resolve_scheme("clusters")
+    assert scheme.matrix.shape == (7, 3)
+    assert scheme.matrix[EMOTIONS.index("surprise")].sum() == 0  # left out
+    assert scheme.matrix[EMOTIONS.index("sad"), 2] == 1.0
+    proba = np.full((2, 7), 1 / 7)
+    proba[1] = np.eye(7)[EMOTIONS.index("surprise")]  # no mass on the scheme's emotions
+    np.testing.assert_allclose(scheme.project(proba), [[1 / 6, 1 / 6, 4 / 6], [0, 0, 0]])
+    keep, labels = scheme.keep(["sad", "surprise", 3, "Neutral"])
+    assert keep.tolist() == [True, False, True, True]
+    assert labels.tolist() == ["negative", "positive", "neutral"]
+    # immutable, and the same as the mapper's
+    with pytest.raises(FrozenInstanceError):
+        scheme.labels = ()
+    with pytest.raises(ValueError, match="read-only"):
+        scheme.matrix[0, 0] = 5.0
+    mapper = EmotionLabelMapper("clusters").fit(None, Y7)
+    assert Scheme(mapper, EMOTIONS).labels == scheme.labels
+    assert Scheme(mapper).keep(Y7)[0].tolist() == mapper.keep_mask(Y7).tolist()
+    restored = pickle.loads(pickle.dumps(scheme))
+    np.testing.assert_array_equal(restored.matrix, scheme.matrix)
+    assert "clusters" in repr(scheme) and "n_classes=7" in repr(scheme)
+
+
+def test_scheme_of_a_mapping_that_drops_a_label():
+    from skfer import Scheme
+
+    # CK+'s eight classes read in the seven basic emotions: contempt left out
+    classes = np.array([*EMOTIONS, "contempt"])
+    scheme = Scheme({**SCHEMES["ekman7"], "contempt": None}, classes)
+    assert scheme.labels == EMOTIONS  # first appearance
+    assert scheme.matrix.shape == (8, 7) and scheme.matrix[7].sum() == 0
+    np.testing.assert_array_equal(scheme.matrix[:7], np.eye(7))
+    proba = np.r_[np.full(7, 0.05), 0.65][None]
+    np.testing.assert_allclose(scheme.project(proba), np.full((1, 7), 1 / 7))
+    keep, labels = scheme.keep(["contempt", "happy", "contempt"])
+    assert keep.tolist() == [False, True, False] and labels.tolist() == ["happy"]
+    # default classes: the mapping's vocabulary
+    small = Scheme({"Happiness": "pos", "sad": "neg", "anger": None})
+    assert small.classes == ("happy", "sad", "angry") and small.labels == ("pos", "neg")
+    np.testing.assert_array_equal(small.matrix, [[1, 0], [0, 1], [0, 0]])
+    with pytest.raises(ValueError, match=r"classes\[0\] = 'fear'.*outside the vocabulary"):
+        Scheme({"happy": "pos", "sad": None}, ["fear"])
+    with pytest.raises(ValueError, match=r"y\[0\] = 'fear'.*add 'fear': None"):
+        small.keep(["fear"])
+
+
+def test_scheme_none_keeps_the_classes():
+    from skfer import Scheme
+
+    classes = np.array([2, 0, 1])
+    scheme = Scheme(None, classes)
+    assert scheme.labels == (2, 0, 1) and all(type(c) is int for c in scheme.labels)
+    assert scheme.mapping is None
+    np.testing.assert_array_equal(scheme.matrix, np.eye(3))
+    np.testing.assert_allclose(
+        scheme.project([[2.0, 1.0, 1.0], [0, 0, 0]]), [[0.5, 0.25, 0.25], [0, 0, 0]]
+    )
+    keep, labels = scheme.keep([7, 0])  # nothing to leave out
+    assert keep.all() and labels.tolist() == [7, 0]
+    with pytest.raises(ValueError, match="pass classes="):
+        Scheme(None)
+    with pytest.raises(ValueError, match=r"proba must have shape \(n_samples, 3\)"):
+        scheme.project(np.ones((2, 4)))
+    with pytest.raises(ValueError, match="NaN"):
+        scheme.project([[np.nan, 0, 1]])
+    with pytest.raises(ValueError, match="Unknown label scheme"):
+        Scheme("nope", EMOTIONS)

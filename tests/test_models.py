@@ -7,6 +7,7 @@ import pickle
 
 import numpy as np
 import pytest
+from conftest import tiny_cnn
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 from sklearn.model_selection import GridSearchCV
@@ -18,29 +19,6 @@ from skfer.models._training import make_callbacks
 
 torch = pytest.importorskip("torch")
 timm = pytest.importorskip("timm")
-
-TINY = {"module__widths": (4, 8, 8, 8), "batch_size": 16, "max_epochs": 1}
-
-
-def tiny(**params):
-    """A compact model small enough to fit in a fraction of a second."""
-    return EmotionCNN(**{**TINY, "random_state": 0, **params})
-
-
-@pytest.fixture(scope="module")
-def faces():
-    rng = np.random.default_rng(0)
-    X = rng.integers(0, 256, (48, 48, 48), dtype=np.uint8)
-    y = np.array(["happy", "sad", "neutral"] * 16, dtype=object)
-    X[y == "happy", 30:40, 10:38] = 255  # a learnable "smile"
-    return X, y
-
-
-@pytest.fixture(scope="module")
-def fitted(faces):
-    X, y = faces
-    return tiny(max_epochs=2).fit(X, y)
-
 
 def _atol(model) -> float:
     """Agreement expected between two routes through one model: float32 on the CPU,
@@ -120,158 +98,167 @@ def test_list_backbones():
 # ---------------------------------------------------------------------------- fit / predict
 
 
-def test_fit_predict_string_labels(fitted, faces):
-    X, y = faces
-    assert fitted.classes_.tolist() == ["happy", "neutral", "sad"]
-    pred = fitted.predict(X)
-    assert set(pred) <= set(fitted.classes_)
-    proba = fitted.predict_proba(X)
+def test_fit_predict_string_labels(fitted_tiny, tiny_faces):
+    X, y = tiny_faces
+    assert fitted_tiny.classes_.tolist() == ["happy", "neutral", "sad"]
+    pred = fitted_tiny.predict(X)
+    assert set(pred) <= set(fitted_tiny.classes_)
+    proba = fitted_tiny.predict_proba(X)
     assert proba.shape == (len(X), 3)
     np.testing.assert_allclose(proba.sum(1), 1, atol=1e-6)
-    np.testing.assert_array_equal(pred, fitted.classes_[proba.argmax(1)])
-    dec = fitted.decision_function(X)
+    np.testing.assert_array_equal(pred, fitted_tiny.classes_[proba.argmax(1)])
+    dec = fitted_tiny.decision_function(X)
     np.testing.assert_array_equal(dec.argmax(1), proba.argmax(1))
-    assert 0 <= fitted.score(X, y) <= 1
-    assert fitted.architecture_ == "skfer_cnn" and fitted.in_chans_ == 1
-    assert fitted.input_size_ == (48, 48) and fitted.n_iter_ == 2
-    assert "valid_acc" in fitted.history_[-1]
-    assert not fitted.module_.training
+    assert fitted_tiny.score(X, y) == pytest.approx(np.mean(pred == y))
+    assert fitted_tiny.architecture_ == "skfer_cnn" and fitted_tiny.in_chans_ == 1
+    assert fitted_tiny.input_size_ == (48, 48) and fitted_tiny.n_iter_ == 2
+    assert "valid_acc" in fitted_tiny.history_[-1]
+    assert not fitted_tiny.module_.training
 
 
-def test_int_labels_are_returned_not_indices(faces):
-    X, _ = faces
+def test_int_labels_are_returned_not_indices(tiny_faces):
+    X, _ = tiny_faces
     y = np.array([3, 7, 10] * 16)
-    model = tiny(validation=None).fit(X, y)
+    model = tiny_cnn().fit(X, y)
     assert model.classes_.tolist() == [3, 7, 10]
     assert set(model.predict(X).tolist()) <= {3, 7, 10}
     assert model.predict(X).dtype.kind == "i"
 
 
-def test_binary_decision_function_follows_sklearn(faces):
-    X, y = faces
+def test_binary_decision_function_follows_sklearn(tiny_faces):
+    X, y = tiny_faces
     keep = y != "neutral"
-    model = tiny(validation=None).fit(X[keep], y[keep])
+    model = tiny_cnn().fit(X[keep], y[keep])
     scores = model.decision_function(X)
     assert scores.shape == (len(X),)
     np.testing.assert_array_equal(model.predict(X), model.classes_[(scores > 0).astype(int)])
 
 
-def test_emotion_codes_and_names_mix_is_rejected(faces):
-    X, _ = faces
+def test_emotion_codes_and_names_mix_is_rejected(tiny_faces):
+    X, _ = tiny_faces
     y = np.array(["happy", 3, "sad"] * 16, dtype=object)
     with pytest.raises(ValueError, match="mixes label types"):
-        tiny().fit(X, y)
+        tiny_cnn().fit(X, y)
 
 
-def test_random_state_makes_cpu_training_repeatable(faces):
-    X, y = faces
+def test_random_state_makes_cpu_training_repeatable(tiny_faces):
+    X, y = tiny_faces
     before = torch.get_rng_state()
-    a = tiny(max_epochs=2, validation=None).fit(X, y).predict_proba(X)
+    a = tiny_cnn(max_epochs=2).fit(X, y).predict_proba(X)
     assert torch.equal(before, torch.get_rng_state())  # caller's RNG untouched
-    b = tiny(max_epochs=2, validation=None).fit(X, y).predict_proba(X)
+    b = tiny_cnn(max_epochs=2).fit(X, y).predict_proba(X)
     np.testing.assert_array_equal(a, b)
-    c = tiny(max_epochs=2, validation=None, random_state=1).fit(X, y).predict_proba(X)
+    c = tiny_cnn(max_epochs=2, random_state=1).fit(X, y).predict_proba(X)
     assert not np.array_equal(a, c)
 
 
-def test_colour_input_and_resizing(faces):
-    X, y = faces
+def test_colour_input_and_resizing(tiny_faces):
+    X, y = tiny_faces
     rgb = np.repeat(X[..., None], 3, axis=3)
-    model = tiny(validation=None).fit(rgb, y)
+    model = tiny_cnn().fit(rgb, y)
     assert model.in_chans_ == 3 and model.mean_ == (0.5077,) * 3
     # gray faces into a colour model are replicated to 3 channels: same answer
     np.testing.assert_allclose(model.predict_proba(X), model.predict_proba(rgb), atol=1e-6)
     big = np.repeat(np.repeat(rgb, 2, axis=1), 2, axis=2)  # 96x96 faces, resized to 48
     assert model.predict_proba(big).shape == (len(X), 3)
-    gray_model = tiny(validation=None, in_chans=1).fit(rgb, y)
+    gray_model = tiny_cnn(in_chans=1).fit(rgb, y)
     np.testing.assert_allclose(gray_model.predict_proba(rgb), gray_model.predict_proba(X))
 
 
-def test_tta_averages_the_mirror(fitted, faces):
-    X, _ = faces
-    plain = fitted.decision_function(X)
-    mirrored = fitted.decision_function(X[:, :, ::-1])
-    with_tta = clone(fitted).set_params(tta=True)
-    with_tta.__dict__.update({k: v for k, v in vars(fitted).items() if k.endswith("_")})
+def test_tta_averages_the_mirror(fitted_tiny, tiny_faces):
+    X, _ = tiny_faces
+    plain = fitted_tiny.decision_function(X)
+    mirrored = fitted_tiny.decision_function(X[:, :, ::-1])
+    with_tta = clone(fitted_tiny).set_params(tta=True)
+    with_tta.__dict__.update({k: v for k, v in vars(fitted_tiny).items() if k.endswith("_")})
     np.testing.assert_allclose(
-        with_tta.decision_function(X), (plain + mirrored) / 2, atol=_atol(fitted)
+        with_tta.decision_function(X), (plain + mirrored) / 2, atol=_atol(fitted_tiny)
     )
 
 
-def test_tta_flip_shift_averages_six_views(fitted, faces):
-    X, _ = faces
+def test_tta_flip_shift_averages_six_views(fitted_tiny, tiny_faces):
+    X, _ = tiny_faces
     padded = np.pad(X, ((0, 0), (2, 2), (2, 2)), mode="edge")
     views = [X, X[:, :, ::-1]] + [
         padded[:, 2 + dy : 50 + dy, 2 + dx : 50 + dx]
         for dx, dy in ((2, 0), (-2, 0), (0, 2), (0, -2))
     ]
-    expected = np.mean([fitted.decision_function(np.ascontiguousarray(v)) for v in views], axis=0)
-    model = clone(fitted).set_params(tta="flip+shift")
-    model.__dict__.update({k: v for k, v in vars(fitted).items() if k.endswith("_")})
-    np.testing.assert_allclose(model.decision_function(X), expected, atol=_atol(fitted))
+    expected = np.mean(
+        [fitted_tiny.decision_function(np.ascontiguousarray(v)) for v in views], axis=0
+    )
+    model = clone(fitted_tiny).set_params(tta="flip+shift")
+    model.__dict__.update({k: v for k, v in vars(fitted_tiny).items() if k.endswith("_")})
+    np.testing.assert_allclose(model.decision_function(X), expected, atol=_atol(fitted_tiny))
     with pytest.raises(InvalidParameterError, match="tta"):
-        tiny(tta="shift").fit(*faces)
+        tiny_cnn(tta="shift").fit(*tiny_faces)
 
 
-def test_tta_mode_survives_save_and_load(fitted, faces, tmp_path):
-    model = pickle.loads(pickle.dumps(fitted)).set_params(tta="flip+shift")
+def test_tta_mode_survives_save_and_load(fitted_tiny, tiny_faces, tmp_path):
+    model = pickle.loads(pickle.dumps(fitted_tiny)).set_params(tta="flip+shift")
     again = load_model(model.save(tmp_path / "m.safetensors"))
     assert again.tta == "flip+shift"
     np.testing.assert_allclose(
-        again.decision_function(faces[0]), model.decision_function(faces[0]), atol=1e-6
+        again.decision_function(tiny_faces[0]),
+        model.decision_function(tiny_faces[0]),
+        atol=1e-6,
     )
 
 
-def test_fast_predictor_matches_the_trained_network(fitted, faces):
+def test_fast_predictor_matches_the_trained_network(fitted_tiny, tiny_faces):
     """Prediction runs a batch-norm-folded, channels-last copy; same answers, and
     rebuilt when the weights change."""
-    X, _ = faces
-    fast, memory_format = fitted._predictor()
-    assert fast is not fitted.module_ and memory_format == torch.channels_last
+    X, _ = tiny_faces
+    fast, memory_format = fitted_tiny._predictor()
+    assert fast is not fitted_tiny.module_ and memory_format == torch.channels_last
     assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in fast.modules())
-    batch = fitted.preprocess_(torch.from_numpy(X)[:, None].to(fitted.device_))
+    batch = fitted_tiny.preprocess_(torch.from_numpy(X)[:, None].to(fitted_tiny.device_))
     with torch.no_grad():
-        reference = torch.softmax(fitted.module_.eval()(batch).double(), 1).cpu().numpy()
-    np.testing.assert_allclose(fitted.predict_proba(X), reference, atol=_atol(fitted))
-    assert fitted._predictor()[0] is fast  # cached
-    model = pickle.loads(pickle.dumps(fitted))
+        reference = torch.softmax(fitted_tiny.module_.eval()(batch).double(), 1).cpu().numpy()
+    np.testing.assert_allclose(fitted_tiny.predict_proba(X), reference, atol=_atol(fitted_tiny))
+    assert fitted_tiny._predictor()[0] is fast  # cached
+    model = pickle.loads(pickle.dumps(fitted_tiny))
     before = model.predict_proba(X)
     with torch.no_grad():
         model.module_.head.bias.add_(torch.tensor([10.0, 0.0, 0.0], device=model.device_))
     assert (model.predict_proba(X)[:, 0] > before[:, 0]).all()
 
 
-def test_input_size_options(faces):
-    X, y = faces
-    assert tiny(input_size=32, validation=None).fit(X, y).input_size_ == (32, 32)
-    assert tiny(input_size="native", validation=None).fit(X, y).input_size_ == (48, 48)
-    model = tiny(input_size=(40, 36), validation=None).fit(X[:, :40, :36], y)
+def test_input_size_options(tiny_faces):
+    X, y = tiny_faces
+    assert tiny_cnn(input_size=32).fit(X, y).input_size_ == (32, 32)
+    assert tiny_cnn(input_size="native").fit(X, y).input_size_ == (48, 48)
+    model = tiny_cnn(input_size=(40, 36)).fit(X[:, :40, :36], y)
     assert model.input_size_ == (40, 36) and model.predict(X).shape == (len(X),)
 
 
-def test_verbose_logs_epochs_and_silent_otherwise(faces, capsys):
-    X, y = faces
-    tiny(max_epochs=2).fit(X, y)
+def test_verbose_logs_epochs_and_silent_otherwise(tiny_faces, capsys):
+    X, y = tiny_faces
+    tiny_cnn(max_epochs=2).fit(X, y)
     assert capsys.readouterr().out == ""
-    tiny(max_epochs=2, verbose=1).fit(X, y)
+    tiny_cnn(max_epochs=2, validation=0.1, verbose=1).fit(X, y)
     out = capsys.readouterr().out
     device = "cuda" if torch.cuda.is_available() else "cpu"  # device="auto"
     assert f"training skfer_cnn on {device}" in out and "valid_acc" in out
     assert len([line for line in out.splitlines() if line.strip()[:1].isdigit()]) == 2
 
 
-def test_given_validation_set(faces):
-    X, y = faces
-    model = tiny(validation=(X[:12], y[:12])).fit(X, y)
-    assert model.history_[-1, "valid_acc"] >= 0
+def test_given_validation_set(tiny_faces):
+    """A given (X, y) is the validation set: training keeps all 48 faces, and valid_acc
+    is the fitted model's accuracy on the given 12."""
+    X, y = tiny_faces
+    model = tiny_cnn(validation=(X[:12], y[:12]), device="cpu").fit(X, y)
+    batches = model.history_[-1, "batches"]
+    assert sum(b.get("train_batch_size", 0) for b in batches) == len(X)
+    assert sum(b.get("valid_batch_size", 0) for b in batches) == 12
+    assert model.history_[-1, "valid_acc"] == pytest.approx(model.score(X[:12], y[:12]))
     with pytest.raises(ValueError, match=r"validation labels \['fear'\]"):
-        tiny(validation=(X[:3], ["fear", "sad", "sad"])).fit(X, y)
+        tiny_cnn(validation=(X[:3], ["fear", "sad", "sad"])).fit(X, y)
 
 
-def test_callbacks_and_nested_params_reach_skorch(faces):
-    X, y = faces
+def test_callbacks_and_nested_params_reach_skorch(tiny_faces):
+    X, y = tiny_faces
     stop = _stop_at_first_epoch()
-    model = tiny(
+    model = tiny_cnn(
         optimizer__momentum=0.5,
         module__drop_rate=0.25,
         callbacks=[("stop", stop)],
@@ -299,20 +286,21 @@ def test_paper_schedule_as_skorch_callbacks():
     assert callbacks["lr_scheduler"].mode == "min"
 
 
-def test_early_stopping_patience_is_routable(faces):
-    X, y = faces
-    model = tiny(max_epochs=30, callbacks__early_stopping__patience=1).fit(X, y)
+def test_early_stopping_patience_is_routable(tiny_faces):
+    X, y = tiny_faces
+    model = tiny_cnn(max_epochs=30, validation=0.1, callbacks__early_stopping__patience=1)
+    model.fit(X, y)
     assert model.n_iter_ < 30  # stopped once valid_acc missed a single epoch
 
 
-def test_class_weight_dict(faces):
-    X, y = faces
+def test_class_weight_dict(tiny_faces):
+    X, y = tiny_faces
     stop = _stop_at_first_epoch()
-    model = tiny(class_weight={"sad": 2.0}, callbacks=[stop]).fit(X, y)
+    model = tiny_cnn(class_weight={"sad": 2.0}, callbacks=[stop]).fit(X, y)
     np.testing.assert_array_equal(model.class_weight_, [1.0, 1.0, 2.0])
     np.testing.assert_array_equal(stop.seen["weight"], [1.0, 1.0, 2.0])
     with pytest.raises(ValueError, match=r"class_weight has labels \['fear'\]"):
-        tiny(class_weight={"fear": 2.0}).fit(X, y)
+        tiny_cnn(class_weight={"fear": 2.0}).fit(X, y)
 
 
 @pytest.mark.slow
@@ -321,7 +309,7 @@ def test_balanced_class_weights_on_fer2013_training(fer2013):
     train = fer2013.usage == "Training"
     X, y = fer2013.images[train], fer2013.target[train]
     stop = _stop_at_first_epoch()
-    model = tiny(class_weight="balanced", validation=None, callbacks=[stop]).fit(X, y)
+    model = tiny_cnn(class_weight="balanced", callbacks=[stop]).fit(X, y)
     expected = {
         "angry": 1.026,
         "disgust": 9.407,
@@ -367,8 +355,8 @@ def test_augmenter_params_are_nested():
 
 
 @pytest.mark.slow
-def test_grid_search_over_backbones_and_lr(faces):
-    X, y = faces
+def test_grid_search_over_backbones_and_lr(tiny_faces):
+    X, y = tiny_faces
     search = GridSearchCV(
         EmotionCNN(max_epochs=1, batch_size=16, validation=None, random_state=0),
         {"backbone": ["skfer_cnn_fast", "resnet18"], "lr": [0.01, 0.1]},
@@ -381,10 +369,10 @@ def test_grid_search_over_backbones_and_lr(faces):
     assert set(search.predict(X)) <= set(y)
 
 
-def test_grid_search_over_nested_params(faces):
-    X, y = faces
+def test_grid_search_over_nested_params(tiny_faces):
+    X, y = tiny_faces
     search = GridSearchCV(
-        tiny(validation=None),
+        tiny_cnn(),
         {"module__drop_rate": [0.0, 0.5], "optimizer__momentum": [0.0, 0.9]},
         cv=2,
         error_score="raise",
@@ -393,27 +381,8 @@ def test_grid_search_over_nested_params(faces):
     assert search.best_estimator_.module_.drop_rate in (0.0, 0.5)
 
 
-@pytest.mark.parametrize(
-    "check",
-    [
-        "check_no_attributes_set_in_init",
-        "check_parameters_default_constructible",
-        "check_get_params_invariance",
-        "check_set_params",
-        "check_estimator_cloneable",
-        "check_estimator_repr",
-        "check_estimators_unfitted",
-        "check_param_validation",
-        "check_mixin_order",
-    ],
-)
-def test_sklearn_checks_that_apply_to_image_estimators(check):
-    # the others fit on 2-d tabular X, which an image classifier rejects; and
-    # check_do_not_raise_errors_in_init_or_set_params passes ``kwargs=-1`` literally,
-    # which a **kwargs-routing estimator (like skorch's nets) cannot take
-    from sklearn.utils import estimator_checks
-
-    getattr(estimator_checks, check)("EmotionCNN", EmotionCNN())
+# sklearn's API checks (check_param_validation included) run on EmotionCNN in
+# tests/test_common.py::test_api_check, with the table of those that cannot apply.
 
 
 # ---------------------------------------------------------------------------- bad input
@@ -431,23 +400,23 @@ def test_sklearn_checks_that_apply_to_image_estimators(check):
 )
 def test_bad_input_is_named(X, y, match):
     with pytest.raises(ValueError, match=match):
-        tiny().fit(X, y)
+        tiny_cnn().fit(X, y)
 
 
-def test_bad_params(faces):
-    X, y = faces
+def test_bad_params(tiny_faces):
+    X, y = tiny_faces
     with pytest.raises(InvalidParameterError, match="lr"):
-        tiny(lr=-1).fit(X, y)
+        tiny_cnn(lr=-1).fit(X, y)
     with pytest.raises(ValueError, match="unexpected parameter 'nonsense__x'"):
-        tiny(nonsense__x=1).fit(X, y)
+        tiny_cnn(nonsense__x=1).fit(X, y)
     with pytest.raises(ValueError, match="does not accept the module options"):
-        tiny(backbone="resnet18", module__widths=(2, 2)).fit(X, y)
+        tiny_cnn(backbone="resnet18", module__widths=(2, 2)).fit(X, y)
     with pytest.raises(ValueError, match="at least 75x75"):
-        tiny(backbone="InceptionV3", input_size=48).fit(X, y)
+        tiny_cnn(backbone="InceptionV3", input_size=48).fit(X, y)
     with pytest.raises(ValueError, match="CUDA is not available"):
         if torch.cuda.is_available():
             pytest.skip("CUDA present")
-        tiny(device="cuda").fit(X, y)
+        tiny_cnn(device="cuda").fit(X, y)
 
 
 def test_predict_before_fit():
@@ -455,46 +424,46 @@ def test_predict_before_fit():
         EmotionCNN().predict(np.zeros((1, 48, 48), np.uint8))
 
 
-def test_predict_bad_input_is_named(fitted):
+def test_predict_bad_input_is_named(fitted_tiny):
     with pytest.raises(ValueError, match=r"X\[1\]"):
-        fitted.predict([np.zeros((48, 48)), np.full((48, 48), np.inf)])
+        fitted_tiny.predict([np.zeros((48, 48)), np.full((48, 48), np.inf)])
 
 
 # ---------------------------------------------------------------------------- persistence
 
 
-def test_pickle_round_trip(fitted, faces):
-    X, _ = faces
-    again = pickle.loads(pickle.dumps(fitted))
-    np.testing.assert_array_equal(again.predict_proba(X), fitted.predict_proba(X))
-    np.testing.assert_array_equal(again.predict(X), fitted.predict(X))
-    assert again.history_[-1, "epoch"] == fitted.history_[-1, "epoch"]
+def test_pickle_round_trip(fitted_tiny, tiny_faces):
+    X, _ = tiny_faces
+    again = pickle.loads(pickle.dumps(fitted_tiny))
+    np.testing.assert_array_equal(again.predict_proba(X), fitted_tiny.predict_proba(X))
+    np.testing.assert_array_equal(again.predict(X), fitted_tiny.predict(X))
+    assert again.history_[-1, "epoch"] == fitted_tiny.history_[-1, "epoch"]
     assert pickle.loads(pickle.dumps(EmotionCNN(lr=0.3))).lr == 0.3
 
 
-def test_model_fitted_on_gpu_unpickles_on_cpu(fitted, faces):
+def test_model_fitted_on_gpu_unpickles_on_cpu(fitted_tiny, tiny_faces):
     if torch.cuda.is_available():
         pytest.skip("needs a CPU-only machine")
-    X, _ = faces
-    state = fitted.__getstate__()
+    X, _ = tiny_faces
+    state = fitted_tiny.__getstate__()
     state["device_"] = torch.device("cuda", 0)  # as pickled on a GPU machine
     blob = pickle.dumps(state)
     again = EmotionCNN.__new__(EmotionCNN)
     with pytest.warns(UserWarning, match="fitted on CUDA"):
         again.__setstate__(pickle.loads(blob))
     assert again.device_.type == "cpu"
-    np.testing.assert_array_equal(again.predict_proba(X), fitted.predict_proba(X))
+    np.testing.assert_array_equal(again.predict_proba(X), fitted_tiny.predict_proba(X))
 
 
-def test_safetensors_round_trip(fitted, faces, tmp_path):
+def test_safetensors_round_trip(fitted_tiny, tiny_faces, tmp_path):
     from safetensors import safe_open
 
-    X, _ = faces
-    path = fitted.save(tmp_path / "model.safetensors", metrics={"acc": 0.5})
+    X, _ = tiny_faces
+    path = fitted_tiny.save(tmp_path / "model.safetensors", metrics={"acc": 0.5})
     with safe_open(str(path), framework="pt") as fh:
         config = json.loads(fh.metadata()["skfer"])
         keys = set(fh.keys())
-    assert keys == set(fitted.module_.state_dict())
+    assert keys == set(fitted_tiny.module_.state_dict())
     assert config["format_version"] == 1
     assert config["architecture"] == "skfer_cnn" and config["backbone"] == "skfer_cnn"
     assert config["classes"] == ["happy", "neutral", "sad"] and config["classes_kind"] == "str"
@@ -505,37 +474,37 @@ def test_safetensors_round_trip(fitted, faces, tmp_path):
     assert config["metrics"] == {"acc": 0.5} and config["tta"] is False
     assert "skfer_version" in config
     loaded = load_model(path)
-    np.testing.assert_array_equal(loaded.predict_proba(X), fitted.predict_proba(X))
-    np.testing.assert_array_equal(loaded.predict(X), fitted.predict(X))
-    assert loaded.classes_.tolist() == fitted.classes_.tolist()
+    np.testing.assert_array_equal(loaded.predict_proba(X), fitted_tiny.predict_proba(X))
+    np.testing.assert_array_equal(loaded.predict(X), fitted_tiny.predict(X))
+    assert loaded.classes_.tolist() == fitted_tiny.classes_.tolist()
     assert loaded.metrics_ == {"acc": 0.5}
     # the loaded model is an ordinary estimator: it clones, pickles and refits
     assert clone(loaded).get_params()["module__widths"] == [4, 8, 8, 8]
     again = pickle.loads(pickle.dumps(loaded))
-    np.testing.assert_array_equal(again.predict(X), fitted.predict(X))
+    np.testing.assert_array_equal(again.predict(X), fitted_tiny.predict(X))
     assert load_model(path).classes_.tolist() == ["happy", "neutral", "sad"]
 
 
-def test_safetensors_int_labels_and_tta(faces, tmp_path):
-    X, _ = faces
-    model = tiny(validation=None, tta=True).fit(X, np.array([0, 4, 6] * 16))
+def test_safetensors_int_labels_and_tta(tiny_faces, tmp_path):
+    X, _ = tiny_faces
+    model = tiny_cnn(tta=True).fit(X, np.array([0, 4, 6] * 16))
     loaded = load_model(model.save(tmp_path / "m.safetensors"))
     assert loaded.classes_.tolist() == [0, 4, 6] and loaded.classes_.dtype.kind == "i"
     assert loaded.tta is True
     np.testing.assert_array_equal(loaded.predict(X), model.predict(X))
 
 
-def test_save_rejects_float_labels(faces, tmp_path):
-    X, _ = faces
-    model = tiny(validation=None).fit(X, np.array([0.0, 1.0, 2.0] * 16))
+def test_save_rejects_float_labels(tiny_faces, tmp_path):
+    X, _ = tiny_faces
+    model = tiny_cnn().fit(X, np.array([0.0, 1.0, 2.0] * 16))
     with pytest.raises(ValueError, match="str or int labels"):
         model.save(tmp_path / "m.safetensors")
 
 
-def test_load_errors(fitted, tmp_path):
+def test_load_errors(fitted_tiny, tmp_path):
     from safetensors.torch import save_file
 
-    path = fitted.save(tmp_path / "model.safetensors")
+    path = fitted_tiny.save(tmp_path / "model.safetensors")
     truncated = tmp_path / "truncated.safetensors"
     truncated.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
     with pytest.raises(ValueError, match="truncated or corrupt"):
@@ -560,12 +529,12 @@ def test_load_errors(fitted, tmp_path):
         load_model(tmp_path / "new.safetensors")
 
 
-def test_shipped_names_resolve(fitted, faces, tmp_path, monkeypatch):
-    X, _ = faces
-    fitted.save(tmp_path / "tiny.safetensors")
+def test_shipped_names_resolve(fitted_tiny, tiny_faces, tmp_path, monkeypatch):
+    X, _ = tiny_faces
+    fitted_tiny.save(tmp_path / "tiny.safetensors")
     monkeypatch.setattr(_io, "WEIGHTS_DIR", tmp_path)
     assert _io.shipped_models() == ["tiny"]
-    np.testing.assert_array_equal(load_model("tiny").predict(X), fitted.predict(X))
+    np.testing.assert_array_equal(load_model("tiny").predict(X), fitted_tiny.predict(X))
     with pytest.raises(FileNotFoundError, match="shipped: tiny"):
         load_model("fer2099")
 
@@ -583,8 +552,10 @@ def empty_caches(tmp_path, monkeypatch):
     return tmp_path
 
 
-def test_pretrained_true_offline_fails_fast_with_instructions(faces, empty_caches, monkeypatch):
-    X, y = faces
+def test_pretrained_true_offline_fails_fast_with_instructions(
+    tiny_faces, empty_caches, monkeypatch
+):
+    X, y = tiny_faces
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
 
     def no_network(*args, **kwargs):
@@ -592,24 +563,24 @@ def test_pretrained_true_offline_fails_fast_with_instructions(faces, empty_cache
 
     monkeypatch.setattr(_pretrained, "_reachable", no_network)
     with pytest.raises(RuntimeError, match=r"No pretrained weights for 'resnet18'.*pretrained="):
-        tiny(backbone="resnet18", pretrained=True, module__widths=None).fit(X, y)
+        tiny_cnn(backbone="resnet18", pretrained=True).fit(X, y)
 
 
-def test_pretrained_true_unreachable_hub_fails(faces, empty_caches, monkeypatch):
-    X, y = faces
+def test_pretrained_true_unreachable_hub_fails(tiny_faces, empty_caches, monkeypatch):
+    X, y = tiny_faces
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
     probed = []
     monkeypatch.setattr(_pretrained, "_reachable", lambda host: probed.append(host) or False)
     with pytest.raises(RuntimeError, match="unreachable"):
-        tiny(backbone="resnet18", pretrained=True, module__widths=None).fit(X, y)
+        tiny_cnn(backbone="resnet18", pretrained=True).fit(X, y)
     assert "huggingface.co" in probed
 
 
-def test_pretrained_true_reads_the_hf_cache(faces, empty_caches, monkeypatch):
+def test_pretrained_true_reads_the_hf_cache(tiny_faces, empty_caches, monkeypatch):
     """Weights in the Hugging Face cache layout are used, head re-initialised."""
     from safetensors.torch import save_file
 
-    X, y = faces
+    X, y = tiny_faces
     source = timm.create_model("resnet18", pretrained=False)
     snapshot = empty_caches / "hf" / "models--timm--resnet18.a1_in1k" / "snapshots" / "abc"
     snapshot.mkdir(parents=True)
@@ -618,7 +589,7 @@ def test_pretrained_true_reads_the_hf_cache(faces, empty_caches, monkeypatch):
     (snapshot.parent.parent / "refs" / "main").write_text("abc")
     monkeypatch.setattr(_pretrained, "_reachable", lambda host: pytest.fail("network probed"))
     stop = _stop_at_first_epoch()
-    model = tiny(backbone="resnet18", pretrained=True, module__widths=None, callbacks=[stop])
+    model = tiny_cnn(backbone="resnet18", pretrained=True, callbacks=[stop])
     model.fit(X, y)
     state = stop.seen["state"]
     torch.testing.assert_close(state["layer1.0.conv1.weight"], source.layer1[0].conv1.weight)
@@ -627,9 +598,9 @@ def test_pretrained_true_reads_the_hf_cache(faces, empty_caches, monkeypatch):
     assert state["fc.weight"].shape == (3, 512)
 
 
-def test_pretrained_true_reads_the_torch_hub_cache(faces, empty_caches, monkeypatch):
+def test_pretrained_true_reads_the_torch_hub_cache(tiny_faces, empty_caches, monkeypatch):
     """Weights timm would download from a URL are found in torch hub's checkpoints."""
-    X, y = faces
+    X, y = tiny_faces
     source = timm.create_model("mobilenetv2_100", pretrained=False)
     url = timm.get_pretrained_cfg("mobilenetv2_100").url
     target = empty_caches / "torch_hub" / "checkpoints" / url.rsplit("/", 1)[-1]
@@ -638,17 +609,17 @@ def test_pretrained_true_reads_the_torch_hub_cache(faces, empty_caches, monkeypa
     monkeypatch.setattr(_pretrained, "_reachable", lambda host: pytest.fail("network probed"))
     stop = _stop_at_first_epoch()
     rgb = np.repeat(X[..., None], 3, axis=3)
-    model = tiny(backbone="MobileNetV2", pretrained=True, module__widths=None, callbacks=[stop])
+    model = tiny_cnn(backbone="MobileNetV2", pretrained=True, callbacks=[stop])
     model.fit(rgb, y)
     torch.testing.assert_close(stop.seen["state"]["conv_stem.weight"], source.conv_stem.weight)
     assert stop.seen["state"]["classifier.weight"].shape == (3, 1280)
 
 
 @pytest.mark.parametrize("suffix", [".safetensors", ".pth"])
-def test_pretrained_path(faces, tmp_path, suffix):
+def test_pretrained_path(tiny_faces, tmp_path, suffix):
     from safetensors.torch import save_file
 
-    X, y = faces
+    X, y = tiny_faces
     source = timm.create_model("resnet18", pretrained=False, num_classes=1000)
     path = tmp_path / f"weights{suffix}"
     if suffix == ".pth":
@@ -657,30 +628,30 @@ def test_pretrained_path(faces, tmp_path, suffix):
         save_file(source.state_dict(), str(path))
     stop = _stop_at_first_epoch()
     rgb = np.repeat(X[..., None], 3, axis=3)
-    tiny(backbone="resnet18", pretrained=path, module__widths=None, callbacks=[stop]).fit(rgb, y)
+    tiny_cnn(backbone="resnet18", pretrained=path, callbacks=[stop]).fit(rgb, y)
     state = stop.seen["state"]
     torch.testing.assert_close(state["conv1.weight"], source.conv1.weight)
     torch.testing.assert_close(state["layer4.1.bn2.running_var"], source.layer4[1].bn2.running_var)
     assert state["fc.weight"].shape == (3, 512)
 
 
-def test_pretrained_path_errors(faces, fitted, tmp_path):
-    X, y = faces
+def test_pretrained_path_errors(tiny_faces, fitted_tiny, tmp_path):
+    X, y = tiny_faces
     with pytest.raises(FileNotFoundError, match="not found"):
-        tiny(pretrained=tmp_path / "nope.safetensors").fit(X, y)
-    path = fitted.save(tmp_path / "compact.safetensors")
+        tiny_cnn(pretrained=tmp_path / "nope.safetensors").fit(X, y)
+    path = fitted_tiny.save(tmp_path / "compact.safetensors")
     with pytest.raises(ValueError, match="network but backbone='resnet18'"):
-        tiny(backbone="resnet18", module__widths=None, pretrained=path).fit(X, y)
+        tiny_cnn(backbone="resnet18", module__widths=None, pretrained=path).fit(X, y)
     # an skfer model is a valid starting point for the same architecture
-    tiny(pretrained=str(path)).fit(X, np.array(["a", "b", "c", "d"] * 12))
+    tiny_cnn(pretrained=str(path)).fit(X, np.array(["a", "b", "c", "d"] * 12))
 
 
 # ---------------------------------------------------------------------------- bigger backbones
 
 
 @pytest.mark.slow
-def test_inception_v3_upsamples_small_faces(faces):
-    X, y = faces
+def test_inception_v3_upsamples_small_faces(tiny_faces):
+    X, y = tiny_faces
     model = EmotionCNN("InceptionV3", max_epochs=1, batch_size=24, validation=None).fit(
         X[:24], y[:24]
     )

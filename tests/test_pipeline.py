@@ -6,6 +6,7 @@ import pickle
 
 import numpy as np
 import pytest
+from conftest import tiny_cnn
 from imblearn.over_sampling import SMOTE
 from imblearn.under_sampling import RandomUnderSampler
 from sklearn.base import clone
@@ -14,7 +15,14 @@ from sklearn.linear_model import LogisticRegression, RidgeClassifier
 from sklearn.model_selection import GridSearchCV, StratifiedKFold
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
-from skfer import EmotionLabelMapper, ImageResampler, Pipeline, make_pipeline, scheme_scorer
+from skfer import (
+    Augmenter,
+    EmotionLabelMapper,
+    ImageResampler,
+    Pipeline,
+    make_pipeline,
+    scheme_scorer,
+)
 from skfer.emotions import EMOTIONS
 
 
@@ -218,18 +226,11 @@ def test_grid_search_over_schemes_scores_each_in_its_own_label_space(fer2013):
 
 @pytest.mark.slow
 def test_emotion_cnn_class_weights_in_a_scheme_pipeline():
-    models = pytest.importorskip("skfer.models")
+    pytest.importorskip("torch")
     rng = np.random.default_rng(0)
     y = np.repeat(["happy", "sad", "fear", "neutral", "surprise"], [8, 8, 8, 4, 4])
     X = rng.integers(0, 256, (len(y), 48, 48), dtype=np.uint8)
-    cnn = models.EmotionCNN(
-        backbone="skfer_cnn_fast",
-        max_epochs=1,
-        batch_size=16,
-        validation=None,
-        class_weight="balanced",
-        random_state=0,
-    )
+    cnn = tiny_cnn(class_weight="balanced")
     pipe = Pipeline([("labels", EmotionLabelMapper("clusters")), cnn]).fit(X, y)
     assert pipe.classes_.tolist() == ["negative", "neutral", "positive"]
     # balanced weights from the mapped counts: negative 16, neutral 4, positive 8
@@ -238,3 +239,37 @@ def test_emotion_cnn_class_weights_in_a_scheme_pipeline():
     keep = mapper.keep_mask(y)
     expected = np.mean(pipe.predict(X[keep]) == mapper.map_labels(y)[keep])
     assert pipe.score(X, y) == pytest.approx(expected)
+
+
+@pytest.mark.parametrize(
+    "sampler",
+    [EmotionLabelMapper(), Augmenter(random_state=0), ImageResampler()],
+    ids=lambda s: type(s).__name__,
+)
+def test_skfers_samplers_are_imblearn_samplers_on_images(sampler):
+    from imblearn.base import is_sampler
+    from sklearn.utils import get_tags
+
+    assert is_sampler(sampler)
+    tags = get_tags(sampler)
+    assert tags.estimator_type == "sampler" and tags.sampler_tags is not None
+    assert tags.target_tags.required and not tags.input_tags.two_d_array
+    X = np.random.default_rng(0).integers(0, 256, (6, 5, 5, 3), dtype=np.uint8)
+    y = np.array(["happy", "happy", "happy", "sad", "sad", "fear"])
+    X_res, y_res = sampler.fit_resample(X, y)  # 4-D images pass: no check_X_y
+    assert X_res.shape[1:] == (5, 5, 3) and X_res.dtype == np.uint8 and len(y_res) == len(X_res)
+
+
+def test_image_resampler_set_params_and_nested_sampler_validation():
+    from sklearn.utils._param_validation import InvalidParameterError
+
+    X, y = np.zeros((4, 2, 2), np.uint8), np.array(["happy", "happy", "happy", "sad"])
+    with pytest.raises(InvalidParameterError) as direct:
+        ImageResampler(sampler="ros").fit_resample(X, y)
+    resampler = ImageResampler().set_params(sampler="ros")
+    with pytest.raises(InvalidParameterError) as later:
+        resampler.fit_resample(X, y)
+    assert str(later.value) == str(direct.value)
+    # the inner sampler's parameters are validated too (nested validation stays on)
+    with pytest.raises(InvalidParameterError, match="sampling_strategy"):
+        ImageResampler(RandomUnderSampler(sampling_strategy="bogus")).fit_resample(X, y)

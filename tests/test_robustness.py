@@ -8,9 +8,9 @@ import re
 
 import numpy as np
 import pytest
+from conftest import tiny_cnn
 
 from skfer import (
-    EmotionCNN,
     EmotionLabelMapper,
     FaceCropper,
     check_image,
@@ -28,18 +28,6 @@ def _png(path, image):
     return path
 
 
-def _cnn(**params):
-    defaults = dict(
-        backbone="skfer_cnn_fast",
-        max_epochs=1,
-        batch_size=8,
-        validation=None,
-        device="cpu",
-        random_state=0,
-    )
-    return EmotionCNN(**{**defaults, **params})
-
-
 @pytest.fixture(scope="module")
 def faces():
     rng = np.random.default_rng(0)
@@ -49,10 +37,8 @@ def faces():
 
 
 @pytest.fixture(scope="module")
-def saved_model(tmp_path_factory, faces):
-    X, y = faces
-    path = tmp_path_factory.mktemp("model") / "model.safetensors"
-    return _cnn().fit(X, y).save(path)
+def saved_model(tmp_path_factory, fitted_tiny):
+    return fitted_tiny.save(tmp_path_factory.mktemp("model") / "model.safetensors")
 
 
 # ---------------------------------------------------------------- image files
@@ -162,7 +148,7 @@ def test_empty_X(faces):
     with pytest.raises(ValueError, match="empty collection"):
         check_images([])
     with pytest.raises(ValueError, match="empty collection|0 samples|at least one"):
-        _cnn().fit([], [])
+        tiny_cnn().fit([], [])
     with pytest.raises(ValueError, match="empty collection"):
         FaceCropper(detector="haar").transform([])
 
@@ -170,7 +156,7 @@ def test_empty_X(faces):
 def test_X_y_length_mismatch(faces):
     X, y = faces
     with pytest.raises(ValueError, match=r"X has 16 images but y has 15 labels"):
-        _cnn().fit(X, y[:-1])
+        tiny_cnn().fit(X, y[:-1])
     with pytest.raises(ValueError, match=r"X has 16 samples but y has 15 labels"):
         EmotionLabelMapper().fit_resample(X, y[:-1])
 
@@ -178,7 +164,7 @@ def test_X_y_length_mismatch(faces):
 def test_single_class_y(faces):
     X, _ = faces
     with pytest.raises(ValueError, match=r"y has a single class \('happy'\)"):
-        _cnn().fit(X, np.array(["happy"] * len(X)))
+        tiny_cnn().fit(X, np.array(["happy"] * len(X)))
 
 
 def test_labels_outside_vocabulary(faces):
@@ -193,7 +179,7 @@ def test_mixed_size_images(faces):
     X, y = faces
     mixed = [np.zeros((48, 48), np.uint8)] * 8 + [np.zeros((60, 50), np.uint8)] * 8
     with pytest.raises(ValueError, match=r"different shapes .*\(48, 48\).*\(60, 50\)"):
-        _cnn().fit(mixed, y)
+        tiny_cnn().fit(mixed, y)
     crops = FaceCropper(detector="haar", size=32).fit_transform(mixed[7:9])
     assert crops.shape[:3] == (2, 32, 32) and crops.dtype == np.uint8
 
@@ -248,11 +234,11 @@ def test_model_from_different_architecture(tmp_path, saved_model):
         metadata = fh.metadata()
         state = {k: fh.get_tensor(k) for k in fh.keys()}
     config = json.loads(metadata["skfer"])
-    config["architecture"] = "skfer_cnn"  # tensors are skfer_cnn_fast's
+    config["architecture"] = "skfer_cnn_fast"  # tensors are skfer_cnn's
     metadata["skfer"] = json.dumps(config)
     other = tmp_path / "other.safetensors"
     save_file(state, str(other), metadata=metadata)
-    with pytest.raises(ValueError, match=r"skfer_cnn.*(missing|unexpected|shape mismatch)"):
+    with pytest.raises(ValueError, match=r"skfer_cnn_fast.*(missing|unexpected|shape mismatch)"):
         load_model(other, device="cpu")
 
 

@@ -5,7 +5,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from skfer import EmotionCNN, load_model
+from skfer import load_model
 from skfer.emotions import EMOTIONS
 from skfer.models import shipped_models
 

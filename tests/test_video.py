@@ -241,7 +241,7 @@ def test_timeline_of_a_film(sfew_clip, model):
     assert len(frames) == len(CLIP_FRAMES) * HOLD
     for _, row in timeline.iterrows():
         frame = frames[int(row["frame"])]
-        faces = detect_faces(frame, detector="hog")
+        faces = detect_faces(frame, detector=timeline.attrs["detector"])
         assert len(faces) == 1
         np.testing.assert_allclose(faces[0].box, row[["x", "y", "w", "h"]].astype(float))
         proba = model.predict_proba(align_face(frame, faces))[0]
@@ -344,9 +344,9 @@ def test_adapt_classifies_the_film_as_one_domain(sfew_clip, model):
     # all 32 faces adapted to together, whatever batch_size is
     from skfer.faces import align_face, detect_faces
 
-    frames = decoded_frames(sfew_clip)
+    frames, detector = decoded_frames(sfew_clip), adapted.attrs["detector"]
     crops = np.concatenate(
-        [align_face(frames[f], detect_faces(frames[f], detector="hog")) for f in adapted.frame]
+        [align_face(frames[f], detect_faces(frames[f], detector=detector)) for f in adapted.frame]
     )
     expected = model.set_params(adapt="batchnorm").predict_proba(crops)
     model.set_params(adapt=None)

@@ -6,6 +6,7 @@ to a folder laid out like ``fer2013/fer2013.csv.gz``, ``fer2013/fer2013new.csv``
 """
 
 from ._base import get_cache_dir, get_data_home
+from ._dispatch import load_dataset
 from ._fer2013 import load_fer2013, load_ferplus
 from ._folder import load_image_folder, load_sfew
 from ._samples import load_sample_images
@@ -13,6 +14,7 @@ from ._samples import load_sample_images
 __all__ = [
     "get_cache_dir",
     "get_data_home",
+    "load_dataset",
     "load_fer2013",
     "load_ferplus",
     "load_image_folder",

@@ -55,8 +55,14 @@ def get_cache_dir() -> Path:
 
     Examples
     --------
-    >>> get_cache_dir().name in {"skfer"} or True
-    True
+    >>> import os, tempfile
+    >>> from unittest import mock
+    >>> from pathlib import Path
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     with mock.patch.dict(os.environ, SKFER_CACHE=os.path.join(tmp, "cache")):
+    ...         path = get_cache_dir()  # SKFER_CACHE wins, and is created
+    ...     path == Path(tmp) / "cache", path.is_dir()
+    (True, True)
     """
     env = os.environ.get(CACHE_ENV)
     if env:

@@ -13,14 +13,12 @@ import numpy as np
 from ..emotions import normalize_emotion
 from ._schemes import (
     Scored,
-    _mapping,
-    display_labels,
+    _scheme,
     native,
     native_labels,
     predictions_in_scheme,
     resolve_method,
     scheme_name,
-    truth_in_scheme,
 )
 
 __all__ = ["cross_dataset_report", "plot_confusion_matrices"]
@@ -83,7 +81,7 @@ def _evaluate(estimator, datasets, schemes, method) -> list[_Result]:
             "{'fer2013': (X_test, y_test), 'sfew': load_sfew(return_X_y=True)}."
         )
     specs = _scheme_specs(schemes)
-    resolved = [(name, spec, None if spec is None else _mapping(spec)) for name, spec in specs]
+    resolved = [(name, spec, None if spec is None else _scheme(spec)) for name, spec in specs]
     results = []
     for dataset, data in datasets.items():
         X, y = _unpack(dataset, data)
@@ -103,20 +101,20 @@ def _evaluate_dataset(estimator, dataset, X, y, resolved, method) -> list[_Resul
 
     classes = getattr(getattr(estimator, "best_estimator_", estimator), "classes_", None)
     results = []
-    for name, spec, mapping in resolved:
+    for name, spec, scheme in resolved:
         if spec is None:
             y_pred = np.asarray(outputs("predict"), dtype=object)
             labels = native_labels(estimator, y_native, y_pred)
             results.append(_Result(dataset, name, Scored(y_native, y_pred, labels)))
             continue
         kind = resolve_method(method, estimator, spec)
-        y_true, keep = truth_in_scheme(y_native, mapping, name)
+        keep, y_true = scheme.keep(y_native)
         raw = np.asarray(outputs(kind))[keep]
         if len(raw):
-            y_pred = predictions_in_scheme(raw, mapping, name, kind, classes)
+            y_pred = predictions_in_scheme(raw, scheme, name, kind, classes)
         else:
             y_pred = np.empty(0, dtype=object)
-        results.append(_Result(dataset, name, Scored(y_true, y_pred, display_labels(mapping))))
+        results.append(_Result(dataset, name, Scored(y_true, y_pred, list(scheme.labels))))
     return results
 
 
@@ -241,8 +239,9 @@ def cross_dataset_report(
     pandas.DataFrame
         Columns ``dataset, scheme, label, precision, recall, f1, support,
         accuracy``; ``accuracy`` is that of the whole (dataset, scheme) and repeats
-        on its rows. Labels appear in scheme order (the seven emotions in FER2013's
-        order for ``"ekman7"``).
+        on its rows. Labels appear in the scheme's display order,
+        ``labels`` of :class:`skfer.Scheme` (the seven emotions in FER2013's order for
+        ``"ekman7"``).
 
     Examples
     --------

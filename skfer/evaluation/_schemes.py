@@ -16,21 +16,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from sklearn.base import clone
 from sklearn.utils import _safe_indexing
-from sklearn.utils.validation import check_is_fitted
 
 from ..emotions import normalize_emotion
-from ..labels import (
-    EmotionLabelMapper,
-    _as_1d,
-    display_labels,
-    fitted_mappers,
-    map_emotions,
-    map_through,
-    resolve_scheme,
-    sorted_labels,
-)
+from ..labels import EmotionLabelMapper, Scheme, check_labels, native_space
 
 __all__ = ["predict_in_scheme", "proba_in_scheme"]
 
@@ -75,27 +64,10 @@ def proba_in_scheme(proba, classes, scheme) -> tuple[np.ndarray, np.ndarray]:
     >>> labels.tolist(), P.round(2).tolist()
     (['negative', 'neutral', 'positive'], [[0.8, 0.0, 0.2]])
     """
-    mapping = _mapping(scheme)
-    proba = np.asarray(proba, dtype=float)
-    classes = _as_1d(classes, what="classes")
-    if proba.ndim != 2 or proba.shape[1] != len(classes):
-        raise ValueError(
-            f"proba must have shape (n_samples, {len(classes)}) to match classes; "
-            f"got {proba.shape}."
-        )
-    if not np.all(np.isfinite(proba)):
-        raise ValueError("proba contains NaN or infinite values.")
-    mapped = map_emotions(classes, mapping, what="classes")
-    labels = sorted_labels(mapping)
-    column = {label: j for j, label in enumerate(labels)}
-    onehot = np.zeros((len(classes), len(labels)))
-    for i, label in enumerate(mapped):
-        if label is not None:
-            onehot[i, column[label]] = 1.0
-    summed = proba @ onehot
-    total = summed.sum(axis=1, keepdims=True)
-    summed = np.divide(summed, total, out=np.zeros_like(summed), where=total > 0)
-    return summed, np.asarray(labels)
+    applied = _scheme(scheme, classes)
+    projected = applied.project(proba)
+    order = sorted(range(len(applied.labels)), key=applied.labels.__getitem__)
+    return projected[:, order], np.asarray([applied.labels[j] for j in order])
 
 
 def predict_in_scheme(proba, classes, scheme) -> np.ndarray:
@@ -160,13 +132,13 @@ class Scored:
         return true, pred
 
 
-def _mapping(scheme) -> dict:
-    if isinstance(scheme, EmotionLabelMapper):
-        try:
-            check_is_fitted(scheme, "mapping_")
-        except Exception:
-            scheme = clone(scheme).fit(None, [])
-    return resolve_scheme(scheme)
+def _scheme(scheme, classes=None) -> Scheme:
+    """The :class:`~skfer.Scheme` of a user's scheme argument (None is not one)."""
+    if scheme is None:
+        raise TypeError(
+            "A label scheme is a name or a mapping {emotion: label or None}; got NoneType."
+        )
+    return Scheme(scheme, classes)
 
 
 def scheme_name(scheme) -> str:
@@ -198,16 +170,11 @@ def resolve_method(method: str, estimator, scheme) -> str:
 
 def native(estimator, X, y, sample_weight=None):
     """Map ``y`` through the estimator's own fitted mappers; drop what they leave out."""
-    mappers = fitted_mappers(estimator)
-    if not mappers:
-        y = _as_1d(y)
-        return X, y, None if sample_weight is None else np.asarray(sample_weight)
-    y_native, keep = map_through(mappers, y)
-    idx = np.flatnonzero(keep)
-    X = _safe_indexing(X, idx)
-    if sample_weight is not None:
-        sample_weight = np.asarray(sample_weight)[idx]
-    return X, y_native, sample_weight
+    X, y, sample_weight, keep = native_space(estimator, X, y, sample_weight)
+    if keep is None:
+        y = check_labels(y)
+        sample_weight = None if sample_weight is None else np.asarray(sample_weight)
+    return X, y, sample_weight
 
 
 def native_labels(estimator, y_true, y_pred) -> list:
@@ -219,17 +186,10 @@ def native_labels(estimator, y_true, y_pred) -> list:
     return classes + extra
 
 
-def truth_in_scheme(y_native, mapping, name) -> tuple[np.ndarray, np.ndarray]:
-    """``(labels of the kept samples, keep mask)`` of true labels in a scheme."""
-    mapped = map_emotions(y_native, mapping, scheme=name)
-    keep = np.not_equal(mapped, None)
-    return mapped[keep], keep
-
-
-def predictions_in_scheme(raw, mapping, name, method: str, classes=None) -> np.ndarray:
+def predictions_in_scheme(raw, scheme: Scheme, name, method: str, classes=None) -> np.ndarray:
     """Scheme labels from predictions (``None`` = outside) or from probabilities."""
     if method == "proba":
-        return predict_in_scheme(raw, classes, mapping).astype(object)
+        return predict_in_scheme(raw, classes, scheme.mapping).astype(object)
     pred = np.asarray(raw, dtype=object)
     for i, value in enumerate(pred):
         try:
@@ -240,7 +200,7 @@ def predictions_in_scheme(raw, mapping, name, method: str, classes=None) -> np.n
                 f"in label scheme {name!r}: score a model that predicts emotions, or leave "
                 "schemes=None to score in the model's own label space."
             ) from None
-    return map_emotions(pred, mapping, scheme=name, what="y_pred")
+    return scheme.map_labels(pred, what="y_pred")
 
 
 def score_in_scheme(estimator, X, y, scheme, method="auto", sample_weight=None) -> Scored:
@@ -253,8 +213,8 @@ def score_in_scheme(estimator, X, y, scheme, method="auto", sample_weight=None) 
         labels = native_labels(estimator, y_native, y_pred)
         return Scored(y_native, y_pred, labels, sample_weight)
     method = resolve_method(method, estimator, scheme)
-    mapping, name = _mapping(scheme), scheme_name(scheme)
-    y_true, keep = truth_in_scheme(y_native, mapping, name)
+    applied, name = _scheme(scheme), scheme_name(scheme)
+    keep, y_true = applied.keep(y_native)
     if not keep.any():
         raise ValueError(
             f"None of the {len(keep)} samples of y belongs to label scheme {name!r}: "
@@ -267,6 +227,6 @@ def score_in_scheme(estimator, X, y, scheme, method="auto", sample_weight=None) 
         classes = getattr(getattr(estimator, "best_estimator_", estimator), "classes_", None)
     else:
         raw, classes = estimator.predict(X), None
-    y_pred = predictions_in_scheme(raw, mapping, name, method, classes)
+    y_pred = predictions_in_scheme(raw, applied, name, method, classes)
     weights = None if sample_weight is None else sample_weight[idx]
-    return Scored(y_true, y_pred, display_labels(mapping), weights)
+    return Scored(y_true, y_pred, list(applied.labels), weights)

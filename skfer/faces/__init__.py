@@ -9,7 +9,7 @@ Examples
 
 from ._align import DEFAULT_EYE_LEVEL, DEFAULT_MARGIN, align_face, alignment_matrix
 from ._cropper import FaceCropper
-from ._detectors import DEFAULT_DETECTOR, DETECTORS, Face, detect_faces
+from ._detectors import DEFAULT_DETECTOR, DETECTORS, Face, detect_faces, resolve_detector
 
 __all__ = [
     "DEFAULT_DETECTOR",
@@ -21,4 +21,5 @@ __all__ = [
     "align_face",
     "alignment_matrix",
     "detect_faces",
+    "resolve_detector",
 ]

@@ -10,13 +10,14 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from .._images import image_rows, to_gray, to_rgb
+from .._tags import ImageInputMixin
 from ._align import DEFAULT_EYE_LEVEL, DEFAULT_MARGIN, _check_geometry, _warp, alignment_matrix
 from ._detectors import DEFAULT_DETECTOR, _load_image, detect_faces, parse_detector
 
 __all__ = ["FaceCropper"]
 
 
-class FaceCropper(TransformerMixin, BaseEstimator):
+class FaceCropper(ImageInputMixin, TransformerMixin, BaseEstimator):
     """Detect, align and crop one face per image: the same number of rows out as in.
 
     ``fit`` learns nothing; ``transform`` runs :func:`~skfer.faces.detect_faces` on each
@@ -26,12 +27,13 @@ class FaceCropper(TransformerMixin, BaseEstimator):
 
     Parameters
     ----------
-    detector : str, default="hog+cnn"
+    detector : str, default="auto"
         Detector name, or names chained with ``"+"`` (the next one runs only where the
         previous found nothing): ``"haar"``, ``"hog"``, ``"cnn"``, ``"mtcnn"``,
-        ``"yunet"``. The default finds a face in all 84 SFEW test frames; ``"yunet"``
-        (extra ``skfer[yunet]``) does too and is the fastest (see
-        ``benchmarks/results/detectors.md``).
+        ``"yunet"``. ``"auto"`` (:data:`~skfer.faces.DEFAULT_DETECTOR`): ``"yunet"``
+        where its ``yuface`` wheel is installed, else ``"hog+cnn"``; both find a face in
+        all 84 SFEW test frames, yunet ten times faster (see
+        ``benchmarks/results/detectors.md`` and :func:`~skfer.faces.resolve_detector`).
     align : bool, default=True
         Rotate so the eyes are level and scale to a fixed inter-ocular distance, using
         landmarks (the detector's own, or dlib's 68-point predictor). ``False`` skips the
@@ -169,25 +171,68 @@ class FaceCropper(TransformerMixin, BaseEstimator):
         self.n_faces_ = np.array(counts, dtype=int)
         return np.stack(crops)
 
-    def _crop_row(self, item, i):
-        name = f"X[{i}]" + (f" ({str(item)!r})" if isinstance(item, (str, os.PathLike)) else "")
-        try:
-            image = _load_image(item, f"X[{i}]")
-        except (OSError, ValueError) as exc:
-            raise type(exc)(f"X[{i}]: {exc}") from exc
-        faces = detect_faces(
+    def crop_faces(self, image) -> tuple[np.ndarray, list]:
+        """Every face of one image, aligned and cropped, with its :class:`~skfer.Face`.
+
+        The crop path of :func:`~skfer.analyze_video`, :func:`~skfer.analyze_images`,
+        ``skfer predict`` and the Dask runner; :meth:`transform` keeps one face per
+        image of the same crops.
+
+        Parameters
+        ----------
+        image : array-like or path
+            One ``(H, W)`` or ``(H, W, 3)`` image, or an image file.
+
+        Returns
+        -------
+        crops : ndarray of uint8, shape (k, size, size) or (k, size, size, 3)
+            One per face found, largest face first (``k = 0`` when none is).
+        faces : list of Face
+            Their boxes, scores and landmarks, in ``image``'s pixels.
+
+        Examples
+        --------
+        >>> from skimage.data import astronaut
+        >>> crops, faces = FaceCropper(detector="hog").crop_faces(astronaut())
+        >>> len(crops) == len(faces), crops.shape[1:], [round(v) for v in faces[0].box]
+        (True, (48, 48), [184, 85, 89, 90])
+        """
+        self._validate()
+        image = _load_image(image, "image")
+        faces = self._detect(image)
+        image = self._colour(image)
+        shape = (0, self.size, self.size) + (() if self.grayscale else (3,))
+        crops = [self._align(image, face) for face in faces]
+        return (np.stack(crops) if crops else np.zeros(shape, np.uint8)), faces
+
+    def _detect(self, image):
+        return detect_faces(
             image,
             detector=self.detector,
             min_size=self.min_size,
             work_size=self.work_size,
             landmarks=self.align,
         )
-        image = to_gray(image) if self.grayscale else to_rgb(image)
+
+    def _colour(self, image):
+        return to_gray(image) if self.grayscale else to_rgb(image)
+
+    def _align(self, image, face):
+        M = alignment_matrix(face, size=self.size, margin=self.margin, eye_level=self.eye_level)
+        return _warp(image, M, self.size)
+
+    def _crop_row(self, item, i):
+        name = f"X[{i}]" + (f" ({str(item)!r})" if isinstance(item, (str, os.PathLike)) else "")
+        try:
+            image = _load_image(item, f"X[{i}]")
+        except (OSError, ValueError) as exc:
+            raise type(exc)(f"X[{i}]: {exc}") from exc
+        faces = self._detect(image)
+        image = self._colour(image)
         if not faces:
             return self._fallback(image, name), None, 0
         face = self._choose(faces, image.shape)
-        M = alignment_matrix(face, size=self.size, margin=self.margin, eye_level=self.eye_level)
-        return _warp(image, M, self.size), face, len(faces)
+        return self._align(image, face), face, len(faces)
 
     def _choose(self, faces, shape):
         if self.select == "best":
@@ -217,6 +262,4 @@ class FaceCropper(TransformerMixin, BaseEstimator):
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.requires_fit = False
-        tags.input_tags.two_d_array = False
-        tags.input_tags.three_d_array = True
         return tags

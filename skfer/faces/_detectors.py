@@ -1,37 +1,38 @@
-"""Face detectors: one small adapter per backend behind one interface, and :func:`detect_faces`.
+"""Face detection behind one interface: :class:`Face`, the detector names and default,
+and :func:`detect_faces`.
 
-Every adapter takes a checked ``uint8`` image at its *working* resolution and returns
-boxes ``(n, 4)`` as ``(x, y, w, h)``, scores ``(n,)`` and landmarks ``(n, 5, 2)`` or
-``None``, in working pixels. :func:`detect_faces` does everything else once for all
+The backend adapters (``_backends``) take a checked ``uint8`` image at their *working*
+resolution and return boxes, scores and landmarks in working pixels. :func:`detect_faces`
+does everything else once for all
 backends: reading and checking the image, resizing it to the working resolution, mapping
 the results back to image pixels, filtering by size, filling in landmarks from dlib's
 68-point shape predictor when the backend gives none, and sorting.
-
-Models load on first use and are kept in a process-wide pool (:class:`_Pool`), never on
-an estimator: a pool hands each thread its own instance of a backend, since OpenCV's
-cascade and dlib's CNN are not safe to share between threads.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import os
-import threading
-import warnings
-from collections.abc import Callable
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
 
 from .._images import check_image, read_image, to_gray, to_rgb
+from ._backends import _BACKENDS, _backend, predict_landmarks
 
-__all__ = ["DEFAULT_DETECTOR", "DETECTORS", "Face", "detect_faces"]
+__all__ = ["DEFAULT_DETECTOR", "DETECTORS", "Face", "detect_faces", "resolve_detector"]
 
 #: Detector names; ``"a+b"`` runs ``b`` on the images where ``a`` finds no face.
 DETECTORS = ("haar", "hog", "cnn", "mtcnn", "yunet")
 
-#: The default, chosen by ``benchmarks/detectors.py`` (see ``benchmarks/results/detectors.md``).
-DEFAULT_DETECTOR = "hog+cnn"
+#: The default of every skfer function and command that detects faces: ``"auto"``, the
+#: most accurate and fastest detector installed (:func:`resolve_detector`), chosen by
+#: ``benchmarks/detectors.py`` (see ``benchmarks/results/detectors.md``).
+DEFAULT_DETECTOR = "auto"
+#: What ``"auto"`` means, best first: YuNet (``yuface`` wheel; a face in 84/84 SFEW
+#: frames at ~18 ms) where installed, else HOG with dlib's CNN where HOG finds nobody
+#: (84/84, ~180 ms).
+AUTO_DETECTORS = ("yunet", "hog+cnn")
 
 #: Upscaling cap for small images (a 48x48 FER2013 face is detected at 192x192).
 MAX_UPSCALE = 4.0
@@ -112,291 +113,37 @@ class Face:
         return f"Face(box=({box}), score={self.score:.3g}, landmarks={points})"
 
 
-# --------------------------------------------------------------------------- pool
+def resolve_detector(detector: str | None = DEFAULT_DETECTOR) -> str:
+    """The detector a name stands for: ``"auto"`` (or None) -> the best one installed.
 
-
-class _Pool:
-    """Process-wide free list of backend instances, one checked out per thread at a time."""
-
-    def __init__(self, factory: Callable[[], object]):
-        self._factory = factory
-        self._free: list[object] = []
-        self._lock = threading.Lock()
-
-    @contextmanager
-    def acquire(self):
-        with self._lock:
-            instance = self._free.pop() if self._free else None
-        if instance is None:
-            instance = self._factory()
-        try:
-            yield instance
-        finally:
-            with self._lock:
-                self._free.append(instance)
-
-
-_POOLS: dict[str, _Pool] = {}
-_POOLS_LOCK = threading.Lock()
-
-
-def _pool(key: str, factory: Callable[[], object]) -> _Pool:
-    with _POOLS_LOCK:
-        if key not in _POOLS:
-            _POOLS[key] = _Pool(factory)
-        return _POOLS[key]
-
-
-def _model_file(name: str) -> str:
-    """Path of a dlib model shipped by face-recognition-models."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # it imports the deprecated pkg_resources
-        import face_recognition_models as frm
-
-    path = {
-        "landmarks68": frm.pose_predictor_model_location,
-        "mmod": frm.cnn_face_detector_model_location,
-    }[name]()
-    if not os.path.isfile(path):
-        raise FileNotFoundError(
-            f"dlib model file missing: {path!r}; reinstall face-recognition-models."
-        )
-    return path
-
-
-_SHAPE_PREDICTOR = None
-_SHAPE_PREDICTOR_LOCK = threading.Lock()
-
-
-def _shape_predictor():
-    """dlib's 68-point predictor (its ``__call__`` is const, so one instance is shared)."""
-    global _SHAPE_PREDICTOR
-    with _SHAPE_PREDICTOR_LOCK:
-        if _SHAPE_PREDICTOR is None:
-            import dlib
-
-            _SHAPE_PREDICTOR = dlib.shape_predictor(_model_file("landmarks68"))
-        return _SHAPE_PREDICTOR
-
-
-def predict_landmarks(gray: np.ndarray, boxes: np.ndarray) -> np.ndarray:
-    """Five landmarks ``(n, 5, 2)`` per box from dlib's 68-point shape predictor.
-
-    The eye centres are the means of the six contour points of each eye; the nose is
-    point 30 (tip); the mouth corners are points 48 and 54. (dlib's 5-point model has
-    no mouth corners, hence the 68-point one.)
-    """
-    import dlib
-
-    predictor = _shape_predictor()
-    out = np.empty((len(boxes), 5, 2))
-    for k, (x, y, w, h) in enumerate(boxes):
-        rect = dlib.rectangle(int(round(x)), int(round(y)), int(round(x + w)), int(round(y + h)))
-        shape = predictor(gray, rect)
-        p = np.array([(pt.x, pt.y) for pt in shape.parts()], dtype=np.float64)
-        out[k] = [p[36:42].mean(0), p[42:48].mean(0), p[30], p[48], p[54]]
-    return out
-
-
-# ----------------------------------------------------------------------- adapters
-
-
-class _Backend:
-    """Interface of a detector adapter.
-
-    Attributes
+    Parameters
     ----------
-    work_size : int
-        Default longer side of the working image (measured in the benchmark).
-    color : bool
-        Whether the backend wants RGB (else it gets grayscale).
-    box_to_hog : tuple of 4 floats
-        ``(dx, dy, sx, sy)`` mapping the backend's raw box ``(x, y, w, h)`` to
-        ``(x + dx*w, y + dy*h, sx*w, sy*h)``, the box dlib's HOG detector draws on the
-        same face (and the one dlib's shape predictor was trained on). Medians over the
-        SFEW frames where both find the labelled face (``benchmarks/detectors.py``).
+    detector : str or None, default="auto"
+        ``"auto"`` or None: ``"yunet"`` where the ``yuface`` wheel is installed
+        (Python <= 3.11, ``pip install 'skfer[yunet]'``), else ``"hog+cnn"``. Any other
+        name is returned as it is.
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> resolve_detector("auto") in ("yunet", "hog+cnn")
+    True
+    >>> resolve_detector("hog")
+    'hog'
     """
-
-    work_size = 640
-    color = False
-    box_to_hog = (0.0, 0.0, 1.0, 1.0)
-
-    def __init__(self):
-        self._pool = _pool(type(self).__name__, self.load)
-
-    def load(self):  # pragma: no cover - interface
-        raise NotImplementedError
-
-    def run(self, model, image: np.ndarray, min_size: float):  # pragma: no cover - interface
-        raise NotImplementedError
-
-    def __call__(self, image, min_size):
-        with self._pool.acquire() as model:
-            return self.run(model, image, min_size)
-
-
-def _empty():
-    return np.zeros((0, 4)), np.zeros(0), None
-
-
-class _Haar(_Backend):
-    """OpenCV's Viola-Jones cascade (``haarcascade_frontalface_default.xml``)."""
-
-    work_size = 360
-    box_to_hog = (0.08, 0.167, 0.826, 0.826)
-
-    def load(self):
-        import cv2
-
-        path = os.path.join(cv2.data.haarcascades, "haarcascade_frontalface_default.xml")
-        cascade = cv2.CascadeClassifier(path)
-        if cascade.empty():
-            raise RuntimeError(f"OpenCV could not load its Haar cascade {path!r}.")
-        return cascade
-
-    def run(self, model, image, min_size):
-        import cv2
-
-        side = max(24, int(min_size))
-        boxes, _, weights = model.detectMultiScale3(
-            cv2.equalizeHist(image),
-            scaleFactor=1.1,
-            minNeighbors=3,
-            minSize=(side, side),
-            outputRejectLevels=True,
-        )
-        if len(boxes) == 0:
-            return _empty()
-        return np.asarray(boxes, float), np.asarray(weights, float).ravel(), None
-
-
-class _Hog(_Backend):
-    """dlib's HOG + linear SVM frontal face detector (threshold lowered by 0.5)."""
-
-    work_size = 720
-    color = True  # dlib takes the strongest gradient over the channels
-    threshold = -0.5
-
-    def load(self):
-        import dlib
-
-        return dlib.get_frontal_face_detector()
-
-    def run(self, model, image, min_size):
-        rects, scores, _ = model.run(image, 0, self.threshold)
-        if len(rects) == 0:
-            return _empty()
-        boxes = np.array([(r.left(), r.top(), r.width(), r.height()) for r in rects], float)
-        return boxes, np.asarray(scores, float), None
-
-
-class _Cnn(_Backend):
-    """dlib's max-margin object detection CNN (``mmod_human_face_detector.dat``)."""
-
-    work_size = 480  # finds the faces HOG misses as well as 720 does, 4x faster
-    color = True
-    box_to_hog = (0.067, 0.083, 1.042, 1.042)
-
-    def load(self):
-        import dlib
-
-        return dlib.cnn_face_detection_model_v1(_model_file("mmod"))
-
-    def run(self, model, image, min_size):
-        found = model(image, 0)
-        if len(found) == 0:
-            return _empty()
-        boxes = np.array(
-            [(d.rect.left(), d.rect.top(), d.rect.width(), d.rect.height()) for d in found], float
-        )
-        return boxes, np.array([d.confidence for d in found], float), None
-
-
-class _Mtcnn(_Backend):
-    """facenet-pytorch's MTCNN (weights ship in its wheel); stage thresholds lowered a little."""
-
-    work_size = 720
-    color = True
-    thresholds = (0.5, 0.6, 0.6)
-    box_to_hog = (-0.011, 0.173, 1.096, 0.743)
-
-    def load(self):
-        try:
-            from facenet_pytorch import MTCNN
-        except ImportError as exc:
-            raise ImportError(
-                "detector='mtcnn' needs facenet-pytorch: pip install 'skfer[mtcnn]'."
-            ) from exc
-        return MTCNN(
-            keep_all=True, min_face_size=20, thresholds=list(self.thresholds), device="cpu"
-        )
-
-    def run(self, model, image, min_size):
-        import torch
-
-        model.min_face_size = max(12, int(min_size))
-        with torch.inference_mode():
-            boxes, scores, points = model.detect(image, landmarks=True)
-        if boxes is None:
-            return _empty()
-        boxes = np.asarray(boxes, float)
-        boxes[:, 2:] -= boxes[:, :2]
-        return boxes, np.asarray(scores, float), np.asarray(points, float)
-
-
-class _Yunet(_Backend):
-    """libfacedetection's YuNet CNN through the ``yuface`` wheel (weights compiled in)."""
-
-    work_size = 360
-    color = True
-    threshold = 0.5
-    box_to_hog = (-0.014, 0.202, 1.103, 0.706)
-
-    def load(self):
-        try:
-            import yuface
-        except ImportError as exc:
-            raise ImportError(
-                "detector='yunet' needs the yuface wheel (Python <= 3.11): "
-                "pip install 'skfer[yunet]'."
-            ) from exc
-        return yuface.detect
-
-    def run(self, model, image, min_size):
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # it warns about images over 960 px
-            scores, boxes, points = model(np.ascontiguousarray(image[..., ::-1]), self.threshold)
-        if len(scores) == 0:
-            return _empty()
-        return (
-            np.asarray(boxes, float),
-            np.asarray(scores, float) / 100,
-            np.asarray(points, float).reshape(-1, 5, 2),
-        )
-
-
-_BACKENDS: dict[str, type[_Backend]] = {
-    "haar": _Haar,
-    "hog": _Hog,
-    "cnn": _Cnn,
-    "mtcnn": _Mtcnn,
-    "yunet": _Yunet,
-}
-_INSTANCES: dict[str, _Backend] = {}
-
-
-def _backend(name: str) -> _Backend:
-    with _POOLS_LOCK:
-        backend = _INSTANCES.get(name)
-    if backend is None:
-        backend = _BACKENDS[name]()
-        with _POOLS_LOCK:
-            backend = _INSTANCES.setdefault(name, backend)
-    return backend
+    if detector is None or (isinstance(detector, str) and detector.strip().lower() == "auto"):
+        if importlib.util.find_spec("yuface") is not None:
+            return AUTO_DETECTORS[0]
+        return AUTO_DETECTORS[1]
+    return detector
 
 
 def parse_detector(detector) -> tuple[str, ...]:
-    """Split ``"hog+cnn"`` into ``("hog", "cnn")``, checking every name.
+    """Split ``"hog+cnn"`` into ``("hog", "cnn")``, checking every name (``"auto"`` is
+    resolved first, see :func:`resolve_detector`).
 
     Examples
     --------
@@ -405,8 +152,10 @@ def parse_detector(detector) -> tuple[str, ...]:
     """
     if not isinstance(detector, str) or not detector:
         raise ValueError(
-            f"detector must be a non-empty string such as 'hog' or 'hog+cnn', got {detector!r}."
+            f"detector must be a non-empty string such as 'auto', 'hog' or 'hog+cnn', got "
+            f"{detector!r}."
         )
+    detector = resolve_detector(detector)
     names = tuple(part.strip().lower() for part in detector.split("+"))
     for name in names:
         if name not in _BACKENDS:
@@ -454,6 +203,8 @@ def _detect_one(name, image, gray, work_size, min_size, landmarks):
         )
         / scale
     )
+    if not backend.own_landmarks:
+        points = None
     keep = np.minimum(boxes[:, 2], boxes[:, 3]) >= (min_size or 0)
     boxes, scores = boxes[keep], scores[keep]
     if points is not None:
@@ -504,13 +255,14 @@ def detect_faces(
     image : array-like or path
         ``(H, W)`` or ``(H, W, 3)`` RGB image (any dtype :func:`skfer.check_image`
         accepts) or a path to an image file.
-    detector : str, default="hog+cnn"
+    detector : str, default="auto"
         ``"haar"`` (OpenCV cascade), ``"hog"`` (dlib HOG), ``"cnn"`` (dlib MMOD CNN),
         ``"mtcnn"`` (facenet-pytorch, extra ``skfer[mtcnn]``) or ``"yunet"``
         (libfacedetection via ``yuface``, extra ``skfer[yunet]``). Chain them with
-        ``"+"``: ``"hog+cnn"`` runs the CNN only where HOG finds no face. The default
-        finds a face in every one of the 84 SFEW test frames; see
-        ``benchmarks/results/detectors.md`` for rates and speeds.
+        ``"+"``: ``"hog+cnn"`` runs the CNN only where HOG finds no face. ``"auto"``:
+        ``"yunet"`` where installed, else ``"hog+cnn"`` (:func:`resolve_detector`);
+        both find a face in every one of the 84 SFEW test frames, yunet ten times
+        faster; see ``benchmarks/results/detectors.md`` for rates and speeds.
     min_size : float, optional
         Smallest face (shorter box side, image pixels) to report; also spares the
         detector the search below it where the backend allows (haar, mtcnn).

@@ -18,6 +18,7 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from .._images import check_images
+from .._tags import ImageInputMixin
 from . import _training as training
 from ._adapt import ADAPT_MODES
 from ._backbones import backbone_config, channel_stats, create_backbone, resolve_backbone
@@ -43,7 +44,7 @@ __all__ = ["EmotionCNN"]
 _OPTIMIZERS = {"sgd": "SGD", "adam": "Adam", "adamw": "AdamW"}
 
 
-class EmotionCNN(RoutedParamsMixin, ClassifierMixin, BaseEstimator):
+class EmotionCNN(ImageInputMixin, RoutedParamsMixin, ClassifierMixin, BaseEstimator):
     """Facial-expression classifier: a timm CNN trained with the paper's recipe through skorch.
 
     Any backbone timm knows, the paper's seven by name, or skfer's compact CNNs
@@ -308,8 +309,6 @@ class EmotionCNN(RoutedParamsMixin, ClassifierMixin, BaseEstimator):
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.input_tags.two_d_array = False  # X is images (n, H, W[, C]) or paths
-        tags.input_tags.three_d_array = True
         tags.non_deterministic = True  # torch kernels; seeded but not bit-exact on GPU
         return tags
 
@@ -607,23 +606,41 @@ class EmotionCNN(RoutedParamsMixin, ClassifierMixin, BaseEstimator):
             state = {k: v.half() if v.is_floating_point() else v for k, v in state.items()}
         return write_weights(path, state, config)
 
-    def cropper(self):
+    def cropper(self, **overrides):
         """The :class:`~skfer.FaceCropper` that frames faces as this model's were framed.
 
-        From ``framing_`` (saved with the weights; see :meth:`save`), else
-        ``FaceCropper()`` defaults. :func:`~skfer.analyze_video`,
-        :func:`~skfer.analyze_images`, ``skfer predict`` and the Dask runner crop
-        through it.
+        From ``framing_`` (saved with the weights; see :meth:`save`); without one,
+        ``FaceCropper()`` defaults with colour crops for a 3-channel network.
+        :func:`~skfer.analyze_video`, :func:`~skfer.analyze_images`, ``skfer predict``
+        and the Dask runner crop through it.
+
+        Parameters
+        ----------
+        **overrides
+            FaceCropper parameters that replace the saved ones; None values are
+            ignored (they mean "as saved").
 
         Returns
         -------
         FaceCropper
+
+        Examples
+        --------
+        >>> from skfer import load_model
+        >>> load_model("fer2013").cropper(detector="hog").detector
+        'hog'
         """
         from ..faces import FaceCropper
 
-        framing = dict(getattr(self, "framing_", None) or {})
+        check_is_fitted(self, ("classes_", "module_"))
+        framing = getattr(self, "framing_", None)
+        params = dict(framing) if framing else {"grayscale": self.in_chans_ != 3}
         known = FaceCropper().get_params()
-        return FaceCropper(**{k: v for k, v in framing.items() if k in known})
+        unknown = sorted(k for k in overrides if k not in known)
+        if unknown:
+            raise ValueError(f"FaceCropper has no parameter(s) {unknown}; it has {sorted(known)}.")
+        params.update({k: v for k, v in overrides.items() if v is not None})
+        return FaceCropper(**{k: v for k, v in params.items() if k in known})
 
     def _build_module(self, state: dict):
         return build_module(

@@ -14,7 +14,7 @@ Examples
 [0]
 """
 
-from ._analyze import IMAGE_MODEL, VIDEO_DETECTOR, VIDEO_MODEL, analyze_images, analyze_video
+from ._analyze import IMAGE_MODEL, VIDEO_MODEL, analyze_images, analyze_video
 from ._frames import VideoInfo, iter_frames, open_video
 from ._plots import annotate_image, label_colors, plot_timeline, plot_tracks
 from ._profile import film_profile, timeline_labels
@@ -22,7 +22,6 @@ from ._tracking import FaceTracker, ShotCuts, box_iou
 
 __all__ = [
     "IMAGE_MODEL",
-    "VIDEO_DETECTOR",
     "VIDEO_MODEL",
     "FaceTracker",
     "ShotCuts",

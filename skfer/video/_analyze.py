@@ -1,10 +1,10 @@
 """From a video (or still images) to a table of faces, emotions and valence/arousal.
 
-The work per sampled frame is: detect every face (:func:`skfer.faces.detect_faces`),
-align each (:func:`skfer.faces.align_face`), give it a track id
-(:class:`FaceTracker`) and put its crop in a buffer. The buffer is classified in
-one batch every ``batch_size`` faces, across frames, so the model runs on full
-batches however few faces each frame has.
+The work per sampled frame is: crop every face through the model's own framing
+(:meth:`skfer.FaceCropper.crop_faces` of :meth:`skfer.EmotionCNN.cropper`, the one crop
+path of skfer), give each a track id (:class:`FaceTracker`) and put its crop in a
+buffer. The buffer is classified in one batch every ``batch_size`` faces, across
+frames, so the model runs on full batches however few faces each frame has.
 """
 
 from __future__ import annotations
@@ -16,11 +16,12 @@ from numbers import Integral
 
 import numpy as np
 
-from ..emotions import SCHEMES, VALENCE_AROUSAL, normalize_emotion
+from ..emotions import VALENCE_AROUSAL, normalize_emotion
+from ..faces import resolve_detector
 from ._frames import check_sampling, open_video, read_sampled
 from ._tracking import FaceTracker, ShotCuts
 
-__all__ = ["IMAGE_MODEL", "VIDEO_MODEL", "VIDEO_DETECTOR", "analyze_images", "analyze_video"]
+__all__ = ["IMAGE_MODEL", "VIDEO_MODEL", "analyze_images", "analyze_video"]
 
 #: Default model of :func:`analyze_video`: the shipped ``"film"`` model, ``fer2013``
 #: fine-tuned on SFEW 2.0 Train, the most accurate on films it has not seen
@@ -30,32 +31,39 @@ VIDEO_MODEL = "film"
 #: Default model of :func:`analyze_images` (photos): the shipped ``"fer2013"`` model.
 IMAGE_MODEL = "fer2013"
 
-#: Default detector of :func:`analyze_video`. ``skfer.faces.DEFAULT_DETECTOR``
-#: (``"hog+cnn"``) runs dlib's CNN on every frame where HOG finds nobody, which in a
-#: film (many frames show no face) costs seconds per such frame on a CPU; HOG alone
-#: keeps the analysis at frame-rate speeds (see ``benchmarks/results/video_throughput.md``).
-VIDEO_DETECTOR = "hog"
-
 BOX_COLUMNS = ("x", "y", "w", "h", "score")
 _RESERVED = {"time", "frame", "track", "image", "face", "label", "valence", "arousal", *BOX_COLUMNS}
 
 
-def resolve_model(model, default: str = IMAGE_MODEL):
-    """``None`` -> the shipped ``default``; a name or path -> :func:`skfer.load_model`."""
-    if model is None:
-        model = default
-    if isinstance(model, (str, os.PathLike)):
-        from ..models import load_model
+def cropper_and_classifier(model, default: str, **framing):
+    """The face cropper and the classifier of its crops for ``model``.
 
-        return load_model(model)
-    missing = [attr for attr in ("predict_proba", "classes_") if not hasattr(model, attr)]
-    if missing:
-        raise ValueError(
-            f"model must be a fitted classifier with predict_proba and classes_ (e.g. a "
-            f"fitted EmotionCNN), a model file or a shipped model name; "
-            f"{type(model).__name__} has no {' or '.join(missing)}."
+    ``model``: None (the shipped ``default``), a name or file (:func:`skfer.load_model`),
+    a fitted classifier, or a fitted ``skfer.Pipeline`` that starts with a
+    :class:`~skfer.FaceCropper` (that cropper, then the rest of the pipeline). The
+    cropper frames faces as the model's were (:meth:`skfer.EmotionCNN.cropper`);
+    ``framing`` values that are not None replace its parameters.
+    """
+    from ..faces import FaceCropper
+    from ..models import load_model
+
+    model = load_model(default if model is None else model)
+    steps = getattr(model, "steps", None)
+    if steps and isinstance(steps[0][1], FaceCropper):
+        from sklearn.base import clone
+
+        cropper = clone(steps[0][1]).set_params(
+            **{k: v for k, v in framing.items() if v is not None}
         )
-    return model
+        model = model[1:]
+    elif hasattr(model, "cropper"):
+        cropper = model.cropper(**framing)
+    else:  # any classifier: FaceCropper defaults, colour crops for a 3-channel model
+        params = {"grayscale": getattr(model, "in_chans_", 1) != 3}
+        params.update({k: v for k, v in framing.items() if v is not None})
+        cropper = FaceCropper(**params)
+    cropper.fit()  # checks the parameters once, before the film is read
+    return cropper, model
 
 
 def check_batch_size(batch_size) -> int:
@@ -71,18 +79,14 @@ class FaceClassifier:
     :func:`skfer.evaluation.proba_in_scheme`) and turns them into valence and arousal.
     """
 
-    def __init__(self, model, *, scheme, batch_size: int, crop_size: int, adapt=None):
+    def __init__(self, model, *, scheme, batch_size: int, adapt=None):
         self.model = _adapted(model, adapt)
         self.adapt = adapt
         self.batch_size = check_batch_size(batch_size)
-        if isinstance(crop_size, bool) or not isinstance(crop_size, Integral) or crop_size < 8:
-            raise ValueError(f"crop_size must be an integer >= 8, got {crop_size!r}.")
-        self.crop_size = int(crop_size)
-        # a 3-channel model gets colour crops, others gray ones (FER2013's)
-        self.grayscale = getattr(model, "in_chans_", 1) != 3
         classes = np.asarray(model.classes_)
         self.classes = classes
-        self.labels, self.to_scheme = _scheme_matrix(classes, scheme)
+        self.scheme = _scheme_matrix(classes, scheme)
+        self.labels = list(self.scheme.labels)
         clash = sorted(_RESERVED.intersection(map(str, self.labels)))
         if clash:
             raise ValueError(
@@ -111,11 +115,7 @@ class FaceClassifier:
                 f"model.predict_proba returned shape {proba.shape}; expected "
                 f"({len(self._crops)}, {len(self.classes)}) to match classes_."
             )
-        scheme_proba = proba @ self.to_scheme
-        total = scheme_proba.sum(axis=1, keepdims=True)
-        scheme_proba = np.divide(
-            scheme_proba, total, out=np.zeros_like(scheme_proba), where=total > 0
-        )
+        scheme_proba = self.scheme.project(proba)
         va = proba @ self.va if self.va is not None else np.full((len(proba), 2), np.nan)
         meta = np.asarray(self._pending, dtype=float)
         self._blocks.append(np.hstack([meta, scheme_proba, va]))
@@ -161,27 +161,19 @@ def _adapted(model, adapt):
     return adapted
 
 
-def _scheme_matrix(classes: np.ndarray, scheme) -> tuple[list, np.ndarray]:
-    """Scheme labels in display order and the (n_classes, n_labels) summing matrix."""
-    if scheme is None:
-        return [c.item() if hasattr(c, "item") else c for c in classes], np.eye(len(classes))
-    from ..evaluation import proba_in_scheme
-    from ..labels import resolve_scheme
+def _scheme_matrix(classes: np.ndarray, scheme):
+    """The model's classes read in ``scheme``: a :class:`skfer.Scheme` (None: as they are)."""
+    from ..labels import Scheme
 
+    if scheme is None:
+        return Scheme(None, classes)
     try:
-        matrix, labels = proba_in_scheme(np.eye(len(classes)), classes, scheme)
+        return Scheme(scheme, classes)
     except ValueError as exc:
         raise ValueError(
             f"Cannot read the model's classes {list(classes)} in label scheme {scheme!r}: "
             f"{exc} Pass scheme=None to keep the model's own classes."
         ) from None
-    # display order: as skfer.emotions.SCHEMES lists a named scheme, else first appearance
-    mapping = SCHEMES[scheme] if isinstance(scheme, str) and scheme in SCHEMES else None
-    mapping = mapping or resolve_scheme(scheme)
-    order = list(dict.fromkeys(v for v in mapping.values() if v is not None))
-    labels = labels.tolist()
-    index = [labels.index(label) for label in order if label in labels]
-    return [labels[i] for i in index], matrix[:, index]
 
 
 def _valence_arousal_matrix(classes: np.ndarray) -> np.ndarray | None:
@@ -193,25 +185,8 @@ def _valence_arousal_matrix(classes: np.ndarray) -> np.ndarray | None:
     return np.array([VALENCE_AROUSAL[name] for name in names], dtype=float)
 
 
-def _detect_and_align(frame, *, detector, min_size, work_size, landmarks, crop_size, grayscale):
-    from ..faces import align_face, detect_faces
-
-    faces = detect_faces(
-        frame, detector=detector, min_size=min_size, work_size=work_size, landmarks=landmarks
-    )
-    if not faces:
-        return faces, None
-    return faces, align_face(frame, faces, size=crop_size, grayscale=grayscale)
-
-
 def _box_row(face) -> tuple:
     return (*face.box, face.score)
-
-
-def _check_detector(detector) -> None:
-    from ..faces._detectors import parse_detector
-
-    parse_detector(detector)
 
 
 def analyze_video(
@@ -220,13 +195,13 @@ def analyze_video(
     *,
     every: float | None = 0.5,
     every_n_frames: int | None = None,
-    detector: str = VIDEO_DETECTOR,
+    detector: str | None = None,
     scheme: str | None = "ekman7",
     batch_size: int = 64,
     min_size: float | None = None,
     work_size: int | None = None,
-    landmarks: bool = True,
-    crop_size: int = 48,
+    landmarks: bool | None = None,
+    crop_size: int | None = None,
     iou_threshold: float = 0.3,
     max_distance: float = 0.5,
     max_gap: int = 2,
@@ -245,21 +220,24 @@ def analyze_video(
     ----------
     path : path-like
         A video file OpenCV's FFmpeg backend decodes (mp4, avi, mkv, mov...).
-    model : EmotionCNN, classifier, str or path-like, optional
-        A fitted classifier with ``predict_proba`` and ``classes_`` taking
-        ``(n, crop_size, crop_size)`` uint8 faces (RGB ``(..., 3)`` when its
-        ``in_chans_`` is 3), a model file, or a shipped model name. Default:
+    model : EmotionCNN, Pipeline, classifier, str or path-like, optional
+        A model file or a shipped model name (see :func:`skfer.load_model`), a fitted
+        :class:`~skfer.EmotionCNN`, a fitted ``skfer.Pipeline`` starting with a
+        :class:`~skfer.FaceCropper`, or any fitted classifier with ``predict_proba``
+        and ``classes_`` taking uint8 face crops. Faces are cropped as the model's
+        were framed (:meth:`skfer.EmotionCNN.cropper`, the pipeline's cropper, or
+        ``FaceCropper()`` defaults for another classifier). Default:
         :data:`VIDEO_MODEL`, the shipped ``"film"`` model.
     every : float, default=0.5
         Seconds between sampled frames: the first frame of every ``every``-second slot
         is analysed (see :func:`~skfer.video.iter_frames`).
     every_n_frames : int, optional
         Analyse every n-th frame instead; takes precedence over ``every``.
-    detector : str, default="hog"
-        Face detector (names as :func:`skfer.faces.detect_faces` takes them). The
-        default is the fastest detector that ships with skfer's required dependencies;
-        ``"yunet"`` (extra) is faster still, ``"hog+cnn"`` finds more faces but is
-        slow on frames without any.
+    detector : str, optional
+        Face detector (names as :func:`skfer.faces.detect_faces` takes them). Default:
+        the model's framing, normally ``"auto"`` (:data:`skfer.faces.DEFAULT_DETECTOR`:
+        ``"yunet"`` where installed, else ``"hog+cnn"``, which is slow on frames without
+        faces; ``"hog"`` is the fast choice then).
     scheme : {"ekman7", "top4", "clusters", "valence"}, mapping or None, default="ekman7"
         Label scheme of the probability columns and ``label``: the model's
         probabilities are summed per scheme label over the emotions the scheme keeps
@@ -267,12 +245,15 @@ def analyze_video(
         the model's own classes (needed for models whose classes are not emotions).
     batch_size : int, default=64
         Faces classified together.
-    min_size, work_size, landmarks
-        Passed to :func:`~skfer.faces.detect_faces`. ``landmarks=False`` skips dlib's
-        landmark predictor for detectors without their own landmarks (faster; the
-        crop is then placed from the box, not rotated).
-    crop_size : int, default=48
-        Side of the aligned crops given to the model (FER2013's framing at 48).
+    min_size, work_size : optional
+        Passed to :func:`~skfer.faces.detect_faces` (default: the model's framing).
+    landmarks : bool, optional
+        ``False`` skips dlib's landmark predictor for detectors without their own
+        landmarks (faster; the crop is then placed from the box, not rotated):
+        ``FaceCropper(align=False)``. Default: the model's framing (aligned).
+    crop_size : int, optional
+        Side of the aligned crops given to the model. Default: the model's framing
+        (48, FER2013's).
     iou_threshold, max_distance, max_gap
         Tracking (see :class:`~skfer.video.FaceTracker`); ``max_gap`` counts sampled
         frames a track may miss and still continue.
@@ -314,7 +295,8 @@ def analyze_video(
         Sampled frames without faces add no row; a film without faces gives an
         empty table with these columns. ``timeline.attrs`` records ``source``,
         ``fps``, ``step`` (seconds between samples), ``duration``, ``n_sampled``
-        (frames analysed), ``scheme``, ``labels`` and ``detector``.
+        (frames analysed), ``scheme``, ``labels``, ``detector`` (as resolved, e.g.
+        ``"yunet"``) and ``framing`` (the cropper's parameters).
 
     Raises
     ------
@@ -335,19 +317,21 @@ def analyze_video(
     >>> timeline.groupby("track")["label"].agg(lambda s: s.mode()[0])  # doctest: +SKIP
     """
     every, every_n = check_sampling(every, every_n_frames)
-    _check_detector(detector)
+    cropper, model = cropper_and_classifier(
+        model,
+        VIDEO_MODEL,
+        detector=detector,
+        min_size=min_size,
+        work_size=work_size,
+        align=landmarks,
+        size=crop_size,
+    )
     tracker = FaceTracker(iou_threshold=iou_threshold, max_distance=max_distance, max_gap=max_gap)
     tracker.reset()
     cuts = ShotCuts(cut_threshold)
     capture, info = open_video(path)
     try:
-        classifier = FaceClassifier(
-            resolve_model(model, VIDEO_MODEL),
-            scheme=scheme,
-            batch_size=batch_size,
-            crop_size=crop_size,
-            adapt=adapt,
-        )
+        classifier = FaceClassifier(model, scheme=scheme, batch_size=batch_size, adapt=adapt)
     except BaseException:
         capture.release()
         raise
@@ -369,15 +353,7 @@ def analyze_video(
         )
         for index, time, frame in frames:
             n_sampled += 1
-            faces, crops = _detect_and_align(
-                frame,
-                detector=detector,
-                min_size=min_size,
-                work_size=work_size,
-                landmarks=landmarks,
-                crop_size=classifier.crop_size,
-                grayscale=classifier.grayscale,
-            )
+            crops, faces = cropper.crop_faces(frame)
             if cuts.is_cut(frame):
                 tracker.end_tracks()
             del frame
@@ -399,7 +375,8 @@ def analyze_video(
         n_sampled=n_sampled,
         scheme=scheme if isinstance(scheme, str) or scheme is None else "custom",
         labels=list(classifier.labels),
-        detector=detector,
+        detector=resolve_detector(cropper.detector),
+        framing=cropper.get_params(),
         adapt=classifier.adapt,
     )
     return timeline
@@ -414,8 +391,8 @@ def analyze_images(
     batch_size: int = 64,
     min_size: float | None = None,
     work_size: int | None = None,
-    landmarks: bool = True,
-    crop_size: int = 48,
+    landmarks: bool | None = None,
+    crop_size: int | None = None,
     adapt: str | None = None,
 ):
     """Every face in still images with its emotion: the one-frame case of :func:`analyze_video`.
@@ -424,14 +401,12 @@ def analyze_images(
     ----------
     images : sequence of images or paths
         RGB or gray arrays (anything :func:`skfer.check_image` accepts) or image files.
-    model, scheme, batch_size, min_size, work_size, landmarks, crop_size
-        As :func:`analyze_video`.
+    model, detector, scheme, batch_size, min_size, work_size, landmarks, crop_size
+        As :func:`analyze_video`, except that the default model is
+        :data:`IMAGE_MODEL`; faces are cropped as the model's were framed.
     adapt : "batchnorm" or None, default=None
         As :func:`analyze_video`, with all images as one domain (say, frames of one
         film).
-    detector : str, optional
-        Default: :data:`skfer.faces.DEFAULT_DETECTOR` (``"hog+cnn"``): thorough, as
-        photos are few.
 
     Returns
     -------
@@ -453,10 +428,7 @@ def analyze_images(
     (0, 'happy', 0.75, 184)
     """
     from .._images import check_image, read_image
-    from ..faces import DEFAULT_DETECTOR
 
-    detector = DEFAULT_DETECTOR if detector is None else detector
-    _check_detector(detector)
     if isinstance(images, (str, os.PathLike)) or (
         isinstance(images, np.ndarray)
         and images.ndim in (2, 3)
@@ -466,23 +438,22 @@ def analyze_images(
         raise ValueError(
             "images must be a sequence of images or paths; wrap a single image or path in a list."
         )
-    classifier = FaceClassifier(
-        resolve_model(model), scheme=scheme, batch_size=batch_size, crop_size=crop_size, adapt=adapt
+    cropper, model = cropper_and_classifier(
+        model,
+        IMAGE_MODEL,
+        detector=detector,
+        min_size=min_size,
+        work_size=work_size,
+        align=landmarks,
+        size=crop_size,
     )
+    classifier = FaceClassifier(model, scheme=scheme, batch_size=batch_size, adapt=adapt)
     for i, image in enumerate(images):
         if isinstance(image, (str, os.PathLike)):
             image = read_image(image)
         else:
             image = check_image(image, name=f"images[{i}]")
-        faces, crops = _detect_and_align(
-            image,
-            detector=detector,
-            min_size=min_size,
-            work_size=work_size,
-            landmarks=landmarks,
-            crop_size=classifier.crop_size,
-            grayscale=classifier.grayscale,
-        )
+        crops, faces = cropper.crop_faces(image)
         if faces:
             rows = [(i, k, *_box_row(f)) for k, f in enumerate(faces)]
             classifier.add(rows, crops)

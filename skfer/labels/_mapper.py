@@ -1,12 +1,4 @@
-"""Label schemes as a pipeline step: :class:`EmotionLabelMapper`.
-
-A scheme maps each emotion of its vocabulary to a label, or to ``None`` to leave it
-out. The mapper applies it to ``y`` while a pipeline is fitted (imbalanced-learn's
-sampler protocol: :meth:`~EmotionLabelMapper.fit_resample` maps ``y`` and drops the
-rows whose emotion the scheme leaves out), and keeps the fitted mapping so that
-scoring can map ``y_true`` the same way (:meth:`~EmotionLabelMapper.map_labels`,
-:meth:`~EmotionLabelMapper.keep_mask`).
-"""
+"""EmotionLabelMapper: the scheme as a pipeline step, and reading y through fitted mappers."""
 
 from __future__ import annotations
 
@@ -14,20 +6,27 @@ from collections.abc import Mapping
 from numbers import Integral
 
 import numpy as np
-from sklearn.base import BaseEstimator, clone
+from sklearn.base import _fit_context, clone
 from sklearn.utils import _safe_indexing
-from sklearn.utils._param_validation import HasMethods, Interval
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import _num_samples, check_is_fitted
 
-from .emotions import EMOTIONS, PAPER_RANKING, SCHEMES, normalize_emotion
+from .._sampler import ImageSampler
+from ..emotions import EMOTIONS, PAPER_RANKING, normalize_emotion
+from ._resolve import (
+    _label_array,
+    _normalize_target,
+    _top_n_mapping,
+    check_labels,
+    map_emotions,
+    resolve_scheme,
+    sorted_labels,
+)
 
-__all__ = ["EmotionLabelMapper"]
-
-#: Scheme names the mapper accepts besides a mapping.
-SCHEME_NAMES = ("ekman7", "top4", "top_n", "clusters", "valence")
+__all__ = ["EmotionLabelMapper", "fitted_mappers", "map_through", "native_space"]
 
 
-class EmotionLabelMapper(BaseEstimator):
+class EmotionLabelMapper(ImageSampler):
     """Map emotion labels to a label scheme and drop the samples it leaves out.
 
     A sampler in imbalanced-learn's sense: inside :class:`skfer.Pipeline` it acts
@@ -93,10 +92,12 @@ class EmotionLabelMapper(BaseEstimator):
     ['happy', 'surprise']
     """
 
+    _is_label_mapper = True  # resolve_scheme reads its fitted mapping
+
     _parameter_constraints: dict = {
         "scheme": [str, Mapping],
         "n": [Interval(Integral, 1, None, closed="left"), None],
-        "ranking": [str, list, tuple],
+        "ranking": [StrOptions({"paper", "learned"}), list, tuple],
         "estimator": [HasMethods(["fit", "predict"]), None],
         "cv": ["cv_object"],
     }
@@ -108,14 +109,9 @@ class EmotionLabelMapper(BaseEstimator):
         self.estimator = estimator
         self.cv = cv
 
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.target_tags.required = True
-        tags.input_tags.two_d_array = False
-        tags.input_tags.three_d_array = True
-        return tags
-
     # ------------------------------------------------------------------ fitting
+    # nested validation stays on: ranking="learned" fits the user's estimator
+    @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y):
         """Resolve the scheme (and learn the ranking for ``ranking="learned"``).
 
@@ -130,8 +126,9 @@ class EmotionLabelMapper(BaseEstimator):
         -------
         self : EmotionLabelMapper
         """
-        self._validate_params()
-        _check_scheme_name(self.scheme)
+        return self._fit(X, y)
+
+    def _fit(self, X, y):
         if self.scheme == "top_n":
             self.ranking_, recall = self._rank(X, y)
             if recall is not None:
@@ -168,10 +165,13 @@ class EmotionLabelMapper(BaseEstimator):
             names ``y[i]``), if ``X`` and ``y`` differ in length, or if every row
             would be dropped.
         """
-        y = _as_1d(y)
+        return super().fit_resample(X, y)
+
+    def _fit_resample(self, X, y):
+        y = check_labels(y)
         if X is not None and _num_samples(X) != len(y):
             raise ValueError(f"X has {_num_samples(X)} samples but y has {len(y)} labels.")
-        self.fit(X, y)
+        self._fit(X, y)
         mapped = self.map_labels(y)
         keep = np.flatnonzero(np.not_equal(mapped, None))
         if keep.size == 0:
@@ -236,10 +236,6 @@ class EmotionLabelMapper(BaseEstimator):
             return PAPER_RANKING, None
         if isinstance(ranking, str) and ranking == "learned":
             return self._learn_ranking(X, _normalize_target(y, vocabulary=None))
-        if isinstance(ranking, str):
-            raise ValueError(
-                f"ranking must be 'paper', 'learned' or a list of emotions; got {ranking!r}."
-            )
         names = []
         for i, item in enumerate(ranking):
             try:
@@ -275,155 +271,6 @@ class EmotionLabelMapper(BaseEstimator):
 
 
 # ---------------------------------------------------------------- scheme logic
-def _check_scheme_name(scheme) -> None:
-    if isinstance(scheme, str) and scheme not in SCHEME_NAMES:
-        hint = ""
-        if scheme.lower().startswith("top") and scheme[3:].isdigit():
-            hint = f" For the {scheme[3:]} best emotions use scheme='top_n', n={scheme[3:]}."
-        raise ValueError(
-            f"Unknown label scheme {scheme!r}. Choose one of {', '.join(SCHEME_NAMES)}, or pass "
-            f"a mapping {{emotion: label or None}}.{hint}"
-        )
-
-
-def resolve_scheme(scheme) -> dict:
-    """Return ``{emotion: label or None}`` over the vocabulary of a scheme.
-
-    Parameters
-    ----------
-    scheme : str, mapping or fitted EmotionLabelMapper
-        A name other than ``"top_n"`` (which needs ``n``; use a mapper), a mapping
-        ``{emotion: label or None}``, or a fitted mapper (its ``mapping_``).
-
-    Raises
-    ------
-    ValueError
-        For an unknown name, a key that is not an emotion, two keys naming the same
-        emotion with different labels, or a mapping that leaves no class.
-
-    Examples
-    --------
-    >>> resolve_scheme("top4")["sad"] is None
-    True
-    >>> resolve_scheme({"Happiness": "pos", "anger": None})
-    {'happy': 'pos', 'angry': None}
-    """
-    if isinstance(scheme, EmotionLabelMapper):
-        check_is_fitted(scheme, "mapping_")
-        return dict(scheme.mapping_)
-    if isinstance(scheme, str):
-        _check_scheme_name(scheme)
-        if scheme == "top_n":
-            raise ValueError(
-                "scheme 'top_n' needs n and a ranking: pass EmotionLabelMapper('top_n', n=...) "
-                "fitted, or 'top4', or an explicit mapping."
-            )
-        named = SCHEMES[scheme]
-        vocabulary = list(EMOTIONS) + [e for e in named if e not in EMOTIONS]
-        return {e: named.get(e) for e in vocabulary}
-    if not isinstance(scheme, Mapping):
-        raise TypeError(
-            f"A label scheme is a name or a mapping {{emotion: label or None}}; "
-            f"got {type(scheme).__name__}."
-        )
-    mapping: dict = {}
-    for key, label in scheme.items():
-        try:
-            emotion = normalize_emotion(key)
-        except ValueError as exc:
-            raise ValueError(f"Scheme key {key!r} is not an emotion: {exc}") from None
-        if emotion in mapping and mapping[emotion] != label:
-            raise ValueError(
-                f"Scheme keys name {emotion!r} twice with different labels "
-                f"({mapping[emotion]!r} and {label!r})."
-            )
-        if label is not None and not isinstance(label, (str, Integral)):
-            raise ValueError(
-                f"Scheme label {label!r} for {emotion!r} must be a str, an int or None."
-            )
-        mapping[emotion] = label
-    labels = [lab for lab in mapping.values() if lab is not None]
-    if not labels:
-        raise ValueError(
-            "The label scheme leaves no class: every emotion maps to None "
-            f"({sorted(mapping) or 'empty mapping'}). Map at least one emotion to a label."
-        )
-    if len({type(lab) is str for lab in labels}) > 1:
-        raise ValueError(f"Scheme labels mix strings and numbers: {labels}. Use one type.")
-    return mapping
-
-
-def _top_n_mapping(ranking: tuple[str, ...], n: int) -> dict:
-    vocabulary = list(EMOTIONS) + [e for e in ranking if e not in EMOTIONS]
-    kept = set(ranking[:n])
-    return {e: (e if e in kept else None) for e in vocabulary}
-
-
-def sorted_labels(mapping: Mapping) -> list:
-    """The distinct labels of a resolved mapping, sorted."""
-    return sorted({lab for lab in mapping.values() if lab is not None})
-
-
-def display_labels(mapping: Mapping) -> list:
-    """The distinct labels of a resolved mapping in order of first appearance."""
-    return list(dict.fromkeys(lab for lab in mapping.values() if lab is not None))
-
-
-def _label_array(labels) -> np.ndarray:
-    """Labels as a plain ndarray (str or int dtype) that sklearn classifiers accept."""
-    return np.asarray(list(labels))
-
-
-def _as_1d(y, what: str = "y") -> np.ndarray:
-    if y is None:
-        raise ValueError(f"{what} is required: emotion labels, got None.")
-    arr = np.asarray(y, dtype=object)
-    if arr.ndim != 1:
-        raise ValueError(f"{what} must be a 1-D array of emotion labels, got shape {arr.shape}.")
-    return arr
-
-
-def map_emotions(y, mapping: Mapping, *, scheme=None, what: str = "y") -> np.ndarray:
-    """Map emotion labels through a resolved mapping: object array, ``None`` = left out.
-
-    Errors name the offending ``{what}[i]`` and the scheme.
-    """
-    emotions = _normalize_target(y, vocabulary=mapping, scheme=scheme, what=what)
-    out = np.empty(len(emotions), dtype=object)
-    out[:] = [mapping[e] for e in emotions]
-    return out
-
-
-def _normalize_target(y, vocabulary: Mapping | None, scheme=None, what: str = "y") -> np.ndarray:
-    """Canonical emotion names of ``y``; errors name ``y[i]``.
-
-    With a ``vocabulary`` (a resolved mapping of ``scheme``), each emotion must be
-    one of its keys.
-    """
-    arr = _as_1d(y, what=what)
-    out = np.empty(len(arr), dtype=object)
-    cache: dict = {}
-    for i, value in enumerate(arr):
-        key = (type(value), value)
-        name = cache.get(key)
-        if name is None:
-            try:
-                name = normalize_emotion(value)
-            except ValueError as exc:
-                raise ValueError(f"{what}[{i}]: {exc}") from None
-            if vocabulary is not None and name not in vocabulary:
-                if isinstance(scheme, str):
-                    desc = f"label scheme {scheme!r}"
-                    fix = f"scheme={{**skfer.SCHEMES[{scheme!r}], {name!r}: None}}"
-                else:
-                    desc, fix = "the label scheme", f"add {name!r}: None to the mapping"
-                raise ValueError(
-                    f"{what}[{i}] = {value!r} ({name}) is outside the vocabulary of {desc}, "
-                    f"which covers {', '.join(vocabulary)}. To drop such samples, {fix}."
-                )
-            cache[key] = name
-        out[i] = name
-    return out
 
 
 def fitted_mappers(estimator) -> list[EmotionLabelMapper]:
@@ -440,7 +287,7 @@ def fitted_mappers(estimator) -> list[EmotionLabelMapper]:
 
 def map_through(mappers: list[EmotionLabelMapper], y) -> tuple[np.ndarray, np.ndarray]:
     """Apply fitted mappers in turn: ``(labels of kept rows, boolean keep mask)``."""
-    labels = _as_1d(y)
+    labels = check_labels(y)
     keep = np.ones(len(labels), dtype=bool)
     for mapper in mappers:
         idx = np.flatnonzero(keep)
@@ -450,3 +297,29 @@ def map_through(mappers: list[EmotionLabelMapper], y) -> tuple[np.ndarray, np.nd
         labels = np.empty(len(keep), dtype=object)
         labels[idx[kept]] = mapped[kept]
     return labels[keep], keep
+
+
+def native_space(estimator, X, y, sample_weight=None):
+    """``X``, ``y`` and ``sample_weight`` in the label space of an estimator's mappers.
+
+    ``y`` is mapped by the fitted :class:`EmotionLabelMapper` steps of ``estimator``
+    (a pipeline, or a search over one), and the rows their scheme leaves out are
+    dropped from ``X``, ``y`` and ``sample_weight``: how a pipeline's predictions are
+    compared with ``y``.
+
+    Returns
+    -------
+    X, y, sample_weight : the kept rows; ``y`` an object array
+        Unchanged (``y`` not even converted) when ``estimator`` has no mapper.
+    keep : ndarray of bool or None
+        The kept rows; ``None`` when ``estimator`` has no mapper.
+    """
+    mappers = fitted_mappers(estimator)
+    if not mappers:
+        return X, y, sample_weight, None
+    y, keep = map_through(mappers, y)
+    idx = np.flatnonzero(keep)
+    X = _safe_indexing(X, idx)
+    if sample_weight is not None:
+        sample_weight = np.asarray(sample_weight)[idx]
+    return X, y, sample_weight, keep

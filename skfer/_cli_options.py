@@ -1,0 +1,118 @@
+"""What the ``skfer`` command makes of its options before it calls the library.
+
+Options left out are ``None`` and reach the library as absent (:func:`given`); ``--model``
+loads through :func:`skfer.models.load_model`; ``--scheme`` is a scheme name or a mapping
+(:func:`parse_scheme`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import inspect
+import json
+from contextlib import contextmanager
+
+from .emotions import SCHEMES, normalize_emotion
+
+
+class CommandError(Exception):
+    """A user error the command reports as one line."""
+
+
+def given(**options):
+    """The options given on the command line: ``None`` (the library's default) is left out."""
+    return {name: value for name, value in options.items() if value is not None}
+
+
+@contextmanager
+def model_hint():
+    """A missing ``--model`` file or name: the library's message, and what --model takes."""
+    try:
+        yield
+    except FileNotFoundError as exc:
+        raise CommandError(
+            f"{exc} Give --model a .safetensors file saved by EmotionCNN.save, or a shipped name."
+        ) from None
+
+
+def model_option(name) -> dict:
+    """``{"model": the loaded --model}``; nothing when absent (the library's default model)."""
+    if name is None:
+        return {}
+    from .models import load_model
+
+    with model_hint():
+        return {"model": load_model(name)}
+
+
+class Scheme:
+    """A parsed ``--scheme``: what the library takes (a name or a mapping) and a report name."""
+
+    def __init__(self, name, value):
+        self.name, self.value = name, value
+
+
+def parse_scheme(text: str) -> Scheme:
+    """``NAME``, ``[NAME,]EMOTION=LABEL,...`` (empty LABEL: left out) or a JSON object."""
+    text = text.strip()
+    if text in SCHEMES:
+        return Scheme(text, text)
+    base = None
+    is_json = text.startswith(("{", "["))
+    if is_json:
+        try:
+            given = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise argparse.ArgumentTypeError(f"invalid JSON in {text!r}: {exc}") from None
+        if not isinstance(given, dict):
+            raise argparse.ArgumentTypeError(f"{text!r} is not a JSON object {{emotion: label}}")
+    else:
+        given = {}
+        for i, item in enumerate(part.strip() for part in text.split(",")):
+            if "=" not in item:
+                if i == 0 and item in SCHEMES:
+                    base = item
+                    continue
+                where = "" if item == text else f" in {text!r}"
+                raise argparse.ArgumentTypeError(
+                    f"{item!r}{where} is neither a scheme name ({', '.join(SCHEMES)}) "
+                    "nor EMOTION=LABEL"
+                )
+            key, _, label = item.partition("=")
+            given[key.strip()] = label.strip() or None
+    from .labels import resolve_scheme
+
+    named = {} if base is None else resolve_scheme(base)
+    try:
+        mapping = resolve_scheme(
+            {**named, **{normalize_emotion(key): label for key, label in given.items()}}
+        )
+    except (TypeError, ValueError) as exc:
+        raise argparse.ArgumentTypeError(f"{text!r}: {exc}") from None
+    # the named scheme that only leaves out more emotions (ekman7,contempt=) keeps its name
+    only_drops = base is not None and all(
+        mapping[e] == named.get(e) if e in named else mapping[e] is None for e in mapping
+    )
+    name = base if only_drops else ("custom" if is_json else text)
+    return Scheme(name, mapping)
+
+
+def scheme_value(scheme: Scheme | None):
+    return None if scheme is None else scheme.value
+
+
+def scheme_help(names: str) -> str:
+    listed = ", ".join(SCHEMES)
+    return (
+        f"{names}: a name ({listed}); or NAME,EMOTION=LABEL,... to change some emotions of "
+        "a named scheme, an empty LABEL leaving that emotion out (ekman7,contempt= "
+        "leaves out the contempt faces of CK+ or FER+); or EMOTION=LABEL,... or a JSON "
+        'object such as \'{"happy": "pos", "sad": "neg", "contempt": null}\' listing '
+        "every emotion of the scheme"
+    )
+
+
+def library_default(func, name: str, none: str = "the library's default") -> str:
+    """How the help shows the library's default of ``func``'s parameter ``name``."""
+    value = inspect.signature(func).parameters[name].default
+    return none if value is None else str(value)

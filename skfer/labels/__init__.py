@@ -1,0 +1,26 @@
+"""Label schemes: :class:`EmotionLabelMapper` (a pipeline step) and :class:`Scheme`.
+
+A scheme maps each emotion of its vocabulary to a label, or to ``None`` to leave it
+out. The mapper applies it to ``y`` while a pipeline is fitted (imbalanced-learn's
+sampler protocol: :meth:`~EmotionLabelMapper.fit_resample` maps ``y`` and drops the
+rows whose emotion the scheme leaves out), and keeps the fitted mapping so that
+scoring can map ``y_true`` the same way (:meth:`~EmotionLabelMapper.map_labels`,
+:meth:`~EmotionLabelMapper.keep_mask`). A :class:`Scheme` is a scheme applied to a
+classifier's classes: its labels in display order, the matrix that sums the classes'
+probabilities per label, and the rows of ``y`` it keeps; evaluation, video and
+:meth:`skfer.Pipeline.score` all read predictions in a scheme through it.
+"""
+
+from ._mapper import EmotionLabelMapper, fitted_mappers, map_through, native_space
+from ._resolve import (
+    SCHEME_NAMES,
+    check_labels,
+    display_labels,
+    map_emotions,
+    resolve_scheme,
+    sorted_labels,
+)
+from ._scheme import Scheme
+
+# the public names; the helpers above serve skfer's evaluation, pipeline and CLI
+__all__ = ["EmotionLabelMapper", "Scheme"]
