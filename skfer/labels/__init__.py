@@ -11,15 +11,16 @@ probabilities per label, and the rows of ``y`` it keeps; evaluation, video and
 :meth:`skfer.Pipeline.score` all read predictions in a scheme through it.
 """
 
-from ._mapper import EmotionLabelMapper, fitted_mappers, map_through, native_space
-from ._resolve import (
-    SCHEME_NAMES,
-    check_labels,
-    display_labels,
-    map_emotions,
-    resolve_scheme,
-    sorted_labels,
-)
+from ._mapper import EmotionLabelMapper
+from ._mapper import fitted_mappers as fitted_mappers
+from ._mapper import map_through as map_through
+from ._mapper import native_space as native_space
+from ._resolve import SCHEME_NAMES as SCHEME_NAMES
+from ._resolve import check_labels as check_labels
+from ._resolve import display_labels as display_labels
+from ._resolve import map_emotions as map_emotions
+from ._resolve import resolve_scheme as resolve_scheme
+from ._resolve import sorted_labels as sorted_labels
 from ._scheme import Scheme
 
 # the public names; the helpers above serve skfer's evaluation, pipeline and CLI
