@@ -154,6 +154,70 @@ class Pipeline(_ImbPipeline):
         return super().score(X, y, sample_weight=sample_weight, **params)
 
 
+    def save(self, path, **kwargs):
+        """Save a fitted face pipeline as one model file: the final estimator's weights
+        with the framing of its :class:`~skfer.FaceCropper`.
+
+        For pipelines such as ``make_pipeline(FaceCropper(...), EmotionCNN(...))``
+        (samplers, which act only in fit, may sit in between).
+        ``skfer.load_model(path, with_cropper=True)`` gives back a pipeline that
+        predicts from raw images as this one does; :func:`~skfer.analyze_video` and
+        the CLI crop film faces with the saved framing.
+
+        Parameters
+        ----------
+        path : path-like
+            Destination, conventionally ``*.safetensors``.
+        **kwargs
+            Passed to the final estimator's ``save`` (e.g. ``metrics``, ``dtype``).
+
+        Returns
+        -------
+        pathlib.Path
+
+        Raises
+        ------
+        ValueError
+            If the final estimator cannot be saved, or a step other than one
+            FaceCropper and samplers precedes it (it could not be restored).
+
+        Examples
+        --------
+        >>> import numpy as np, os, tempfile
+        >>> from skfer import EmotionCNN, FaceCropper, load_model, make_pipeline
+        >>> X = np.random.default_rng(0).integers(0, 256, (20, 64, 64), dtype=np.uint8)
+        >>> pipe = make_pipeline(FaceCropper(detector="hog", margin=0.7),
+        ...                      EmotionCNN(max_epochs=1, validation=None))
+        >>> path = pipe.fit(X, [0, 1] * 10).save(os.path.join(tempfile.mkdtemp(), "p.safetensors"))
+        >>> again = load_model(path, with_cropper=True)
+        >>> again[0].margin, bool(np.allclose(again.predict_proba(X), pipe.predict_proba(X)))
+        (0.7, True)
+        """
+        from .faces import FaceCropper
+
+        final = self._final_estimator
+        if not hasattr(final, "save"):
+            raise ValueError(
+                f"The final step {type(final).__name__} has no save method; save an "
+                "EmotionCNN pipeline, or pickle this one."
+            )
+        croppers, others = [], []
+        for name, step in self.steps[:-1]:
+            if isinstance(step, FaceCropper):
+                croppers.append(step)
+            elif step is not None and step != "passthrough" and not hasattr(step, "fit_resample"):
+                others.append(name)
+        if others or len(croppers) > 1:
+            raise ValueError(
+                "Only a FaceCropper (and samplers) may precede the saved model; "
+                f"steps {others or [type(c).__name__ for c in croppers]} cannot be saved "
+                "with it. Pickle the pipeline instead."
+            )
+        if croppers:
+            kwargs.setdefault("framing", croppers[0].get_params())
+        return final.save(path, **kwargs)
+
+
 def make_pipeline(*steps, memory=None, transform_input=None, verbose=False) -> Pipeline:
     """Build a :class:`Pipeline` from estimators, naming them after their classes.
 

@@ -12,7 +12,7 @@ from numbers import Integral, Real
 from pathlib import Path
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
@@ -21,27 +21,24 @@ from .._images import check_images
 from .._tags import ImageInputMixin
 from . import _training as training
 from ._adapt import ADAPT_MODES
-from ._backbones import backbone_config, channel_stats, create_backbone, resolve_backbone
+from ._backbones import backbone_config, channel_stats, resolve_backbone
+from ._framing import framed_cropper
 from ._inference import TTA_MODES
 from ._io import model_config, write_weights
 from ._routing import RoutedParamsMixin
 from ._torch import (
     Preprocess,
-    amp_dtype,
     build_module,
     device_after_unpickling,
     images_to_tensor,
-    make_net_class,
     predict_logits,
-    probe_memory_format,
+    predictor,
     resolve_device,
-    seeded,
 )
-from ._warm_start import freeze_layers, read_source_model, warm_start_head
+from ._warm_start import read_source_model
 
 __all__ = ["EmotionCNN"]
 
-_OPTIMIZERS = {"sgd": "SGD", "adam": "Adam", "adamw": "AdamW"}
 
 
 class EmotionCNN(ImageInputMixin, RoutedParamsMixin, ClassifierMixin, BaseEstimator):
@@ -227,7 +224,7 @@ class EmotionCNN(ImageInputMixin, RoutedParamsMixin, ClassifierMixin, BaseEstima
         "max_epochs": [Interval(Integral, 1, None, closed="left")],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "lr": [Interval(Real, 0, None, closed="neither")],
-        "optimizer": [StrOptions(set(_OPTIMIZERS)), type],
+        "optimizer": [StrOptions(set(training.OPTIMIZERS)), type],
         "weight_decay": [Interval(Real, 0, None, closed="left")],
         "lr_schedule": [StrOptions({"plateau", "warmup-cosine"})],
         "lr_patience": [Interval(Integral, 0, None, closed="left"), None],
@@ -314,6 +311,7 @@ class EmotionCNN(ImageInputMixin, RoutedParamsMixin, ClassifierMixin, BaseEstima
 
     # ------------------------------------------------------------------ fit
 
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y):
         """Train the backbone on face images.
 
@@ -329,11 +327,7 @@ class EmotionCNN(ImageInputMixin, RoutedParamsMixin, ClassifierMixin, BaseEstima
         -------
         self
         """
-        self._validate_params()
         nested = self._check_nested()
-        import torch
-        from skorch.helper import predefined_split
-
         images = check_images(X, stack=True)
         y = training.check_y(y, len(images))
         classes, y_enc = training.unique_labels(y)
@@ -356,90 +350,24 @@ class EmotionCNN(ImageInputMixin, RoutedParamsMixin, ClassifierMixin, BaseEstima
             )
             module_kwargs = {**source[1]["model_kwargs"], **module_kwargs}
         device = resolve_device(self.device)
-        optimizer = self.optimizer
-        if isinstance(optimizer, str):
-            optimizer = getattr(torch.optim, _OPTIMIZERS[optimizer])
-        elif not issubclass(optimizer, torch.optim.Optimizer):
-            raise ValueError(f"optimizer must be a torch.optim.Optimizer class, got {optimizer}.")
-        opt_kwargs = dict(nested["optimizer"])
-        if self.optimizer == "sgd":
-            opt_kwargs.setdefault("momentum", 0.9)
-        class_weight = training.class_weights(self, y_enc, classes)
-        augment = self.augment
-        if augment == "default":
-            from ..augment import Augmenter
-
-            augment = Augmenter()
-
         seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
-        data = images_to_tensor(images, in_chans)
-        y_t = torch.from_numpy(y_enc.astype(np.int64))
-        train_idx, valid = training.validation_split(self, data, y_enc, classes, seed)
-        Net, Dataset = make_net_class()
-        if valid is None:
-            train_ds, valid_ds = Dataset(data, y_t), None
-        elif isinstance(valid, tuple):  # a given validation set
-            train_ds = Dataset(data, y_t)
-            valid_ds = Dataset(images_to_tensor(valid[0], in_chans), valid[1])
-        else:
-            idx = torch.from_numpy(train_idx)
-            vidx = torch.from_numpy(valid)
-            train_ds = Dataset(data[idx], y_t[idx])
-            valid_ds = Dataset(data[vidx], y_t[vidx])
-
-        callbacks = training.make_callbacks(self, validation=valid_ds is not None)
-        epochs_left = self.max_epochs - training.checkpointed_epochs(self)
-        if self.verbose:
-            n_valid = 0 if valid_ds is None else len(valid_ds)
-            print(
-                f"EmotionCNN: training {arch} on {device} ({len(train_ds)} images, "
-                f"{n_valid} for validation, {in_chans}x{input_size[0]}x{input_size[1]} "
-                f"input, {len(classes)} classes, up to {self.max_epochs} epochs)"
-            )
-        with seeded(seed, device):
-            if source is None:
-                model = training.create_module(self, arch, len(classes), in_chans, module_kwargs)
-            else:
-                model = create_backbone(
-                    arch, num_classes=len(classes), in_chans=in_chans, **module_kwargs
-                )
-                warm_start_head(model, source[0], source[1]["classes"], classes.tolist())
-            frozen_norms = freeze_layers(model, self.freeze)
-            standardize = self.standardize
-            if standardize == "auto":
-                standardize = bool(source and source[1].get("standardize", False))
-            preprocess = Preprocess(in_chans, input_size, mean, std, standardize)
-            memory_format = probe_memory_format(model, preprocess, data[:2], arch)
-            net = Net(
-                module=model,
-                criterion=torch.nn.CrossEntropyLoss,
-                criterion__weight=torch.as_tensor(class_weight, dtype=torch.float32),
-                criterion__label_smoothing=float(self.label_smoothing),
-                optimizer=optimizer,
-                lr=self.lr,
-                max_epochs=max(epochs_left, 0),
-                batch_size=self.batch_size,
-                train_split=None if valid_ds is None else predefined_split(valid_ds),
-                callbacks=callbacks,
-                classes=list(range(len(classes))),
-                device=str(device),
-                verbose=int(self.verbose),
-                **{f"optimizer__{k}": v for k, v in opt_kwargs.items()},
-                **{f"criterion__{k}": v for k, v in nested["criterion"].items()},
-                **{f"callbacks__{k}": v for k, v in nested["callbacks"].items()},
-            )
-            net.preprocess_ = preprocess
-            net.augment_ = augment
-            net.rng_ = torch.Generator().manual_seed(seed)
-            net.amp_dtype_ = amp_dtype(self.amp, device)
-            net.memory_format_ = memory_format
-            net.frozen_norms_ = frozen_norms
-            net.weight_decay_ = float(self.weight_decay)
-            try:
-                net.fit(train_ds, None)
-            finally:
-                for param in model.parameters():
-                    param.requires_grad_(True)
+        standardize = self.standardize
+        if standardize == "auto":
+            standardize = bool(source and source[1].get("standardize", False))
+        preprocess = Preprocess(in_chans, input_size, mean, std, standardize)
+        net = training.train_network(
+            self,
+            images_to_tensor(images, in_chans),
+            y_enc,
+            classes,
+            arch=arch,
+            source=source,
+            module_kwargs=module_kwargs,
+            preprocess=preprocess,
+            device=device,
+            seed=seed,
+            nested=nested,
+        )
 
         self.classes_ = classes
         self.module_ = net.module_.eval()
@@ -450,10 +378,11 @@ class EmotionCNN(ImageInputMixin, RoutedParamsMixin, ClassifierMixin, BaseEstima
         self.in_chans_ = in_chans
         self.input_size_ = tuple(input_size)
         self.mean_, self.std_ = tuple(mean), tuple(std)
-        self.class_weight_ = class_weight
+        self.class_weight_ = net.class_weight_
         self.device_ = device
         self.preprocess_ = preprocess
         self.framing_ = None  # unknown; skfer.Pipeline.save records its cropper's
+        self._device_param = self.device
         return self
 
     # ------------------------------------------------------------------ predict
@@ -510,30 +439,27 @@ class EmotionCNN(ImageInputMixin, RoutedParamsMixin, ClassifierMixin, BaseEstima
         codes = self._logits(X).argmax(dim=1).numpy()
         return self.classes_[codes]
 
+    def _follow_device(self):
+        """Move a fitted network to ``device`` when ``set_params`` changed it."""
+        if self.device == getattr(self, "_device_param", self.device):
+            return
+        device = resolve_device(self.device)
+        if device != self.device_:
+            self.module_ = self.module_.to(device)
+            self.device_ = device
+        self._device_param = self.device
+
     def _predictor(self):
         """The network used for prediction: an optimised copy of ``module_`` (see
         ``_inference``), rebuilt whenever ``module_`` or its weights change."""
-        import torch
-
-        from ._inference import optimize_for_inference
-
-        module = self.module_
-        tensors = [*module.parameters(), *module.buffers()]
-        key = (id(module), self._device(), tuple(t._version for t in tensors))
-        cache = getattr(self, "_predictor_cache", None)
-        if cache is None or cache[0] != key:
-            h, w = self.input_size_
-            gen = torch.Generator().manual_seed(0)
-            probe = torch.randint(0, 256, (2, self.in_chans_, h, w), generator=gen)
-            sample = self.preprocess_(probe.to(torch.uint8).to(self._device()))
-            cache = (key, *optimize_for_inference(module, sample))
-            self._predictor_cache = cache
+        cache = predictor(self.module_, self.preprocess_, getattr(self, "_predictor_cache", None))
+        self._predictor_cache = cache
         return cache[1], cache[2]
 
     def _logits(self, X):
         check_is_fitted(self, ("classes_", "module_"))
-        if self.adapt is not None and self.adapt not in ADAPT_MODES:
-            self._validate_params()  # the same message as fit's
+        self._validate_params()  # a bad set_params fails here as in fit, with its message
+        self._follow_device()
         images = check_images(X, stack=True)
         module, memory_format = self._predictor()
         return predict_logits(
@@ -630,17 +556,9 @@ class EmotionCNN(ImageInputMixin, RoutedParamsMixin, ClassifierMixin, BaseEstima
         >>> load_model("fer2013").cropper(detector="hog").detector
         'hog'
         """
-        from ..faces import FaceCropper
-
         check_is_fitted(self, ("classes_", "module_"))
-        framing = getattr(self, "framing_", None)
-        params = dict(framing) if framing else {"grayscale": self.in_chans_ != 3}
-        known = FaceCropper().get_params()
-        unknown = sorted(k for k in overrides if k not in known)
-        if unknown:
-            raise ValueError(f"FaceCropper has no parameter(s) {unknown}; it has {sorted(known)}.")
-        params.update({k: v for k, v in overrides.items() if v is not None})
-        return FaceCropper(**{k: v for k, v in params.items() if k in known})
+        framing = getattr(self, "framing_", None)  # absent from models pickled before
+        return framed_cropper(framing, in_chans=self.in_chans_, **overrides)
 
     def _build_module(self, state: dict):
         return build_module(
@@ -669,3 +587,4 @@ class EmotionCNN(ImageInputMixin, RoutedParamsMixin, ClassifierMixin, BaseEstima
         if module_state is not None:
             self.device_ = device_after_unpickling(self.device_)
             self.module_ = self._build_module(module_state)
+            self._device_param = self.device  # "as fitted", even where it moved

@@ -139,4 +139,5 @@ def model_from_weights(state: dict, config: dict, *, device: str = "auto") -> Em
     )
     est.device_ = resolve_device(device)
     est.module_ = est._build_module(state)
+    est._device_param = device
     return est

@@ -24,6 +24,7 @@ __all__ = [
     "images_to_tensor",
     "make_net_class",
     "predict_logits",
+    "predictor",
     "probe_memory_format",
     "resolve_device",
     "seeded",
@@ -298,6 +299,26 @@ def build_module(
         )
     model.load_state_dict(state)
     return model.to(device).eval()
+
+
+def predictor(module, preprocess, cache=None):
+    """``(key, network, memory_format)``: an inference-optimised copy of ``module``
+    (see ``_inference``); ``cache``, the previous result, is reused while ``module`` and
+    its weights are unchanged."""
+    import torch
+
+    from ._inference import optimize_for_inference
+
+    tensors = [*module.parameters(), *module.buffers()]
+    device = tensors[0].device
+    key = (id(module), device, tuple(t._version for t in tensors))
+    if cache is not None and cache[0] == key:
+        return cache
+    h, w = preprocess.input_size
+    gen = torch.Generator().manual_seed(0)
+    probe = torch.randint(0, 256, (2, preprocess.in_chans, h, w), generator=gen)
+    sample = preprocess(probe.to(torch.uint8).to(device))
+    return (key, *optimize_for_inference(module, sample))
 
 
 def predict_logits(

@@ -17,8 +17,14 @@ from sklearn.utils.validation import column_or_1d
 
 from .._images import check_images
 from ._backbones import create_backbone
+from ._torch import amp_dtype, images_to_tensor, make_net_class, probe_memory_format, seeded
+from ._warm_start import freeze_layers, warm_start_head
+
+#: ``EmotionCNN(optimizer=...)`` names and their ``torch.optim`` classes
+OPTIMIZERS = {"sgd": "SGD", "adam": "Adam", "adamw": "AdamW"}
 
 __all__ = [
+    "OPTIMIZERS",
     "check_y",
     "checkpointed_epochs",
     "class_weights",
@@ -27,6 +33,7 @@ __all__ = [
     "resolve_in_chans",
     "resolve_input_size",
     "source_preprocessing",
+    "train_network",
     "unique_labels",
     "validation_split",
 ]
@@ -246,3 +253,107 @@ def create_module(est, arch, num_classes, in_chans, module_kwargs):
     return create_pretrained_backbone(
         arch, est.pretrained, num_classes=num_classes, in_chans=in_chans, **module_kwargs
     )
+
+
+def train_network(
+    est,
+    data,
+    y_enc: np.ndarray,
+    classes: np.ndarray,
+    *,
+    arch: str,
+    source,
+    module_kwargs: dict,
+    preprocess,
+    device,
+    seed: int,
+    nested: dict,
+):
+    """Build the network and the skorch net from ``est``'s parameters and train it.
+
+    ``data``: the uint8 ``(n, C, H, W)`` training tensor; ``source``: the ``(state,
+    config)`` of the model fine-tuning starts from, or None. Returns the fitted net,
+    with ``class_weight_`` (the loss weight of each class) set on it.
+    """
+    import torch
+    from skorch.helper import predefined_split
+
+    optimizer = est.optimizer
+    if isinstance(optimizer, str):
+        optimizer = getattr(torch.optim, OPTIMIZERS[optimizer])
+    elif not issubclass(optimizer, torch.optim.Optimizer):
+        raise ValueError(f"optimizer must be a torch.optim.Optimizer class, got {optimizer}.")
+    opt_kwargs = dict(nested["optimizer"])
+    if est.optimizer == "sgd":
+        opt_kwargs.setdefault("momentum", 0.9)
+    weights = class_weights(est, y_enc, classes)
+    augment = est.augment
+    if augment == "default":
+        from ..augment import Augmenter
+
+        augment = Augmenter()
+    in_chans = preprocess.in_chans
+    y_t = torch.from_numpy(y_enc.astype(np.int64))
+    train_idx, valid = validation_split(est, data, y_enc, classes, seed)
+    Net, Dataset = make_net_class()
+    if valid is None:
+        train_ds, valid_ds = Dataset(data, y_t), None
+    elif isinstance(valid, tuple):  # a given validation set
+        train_ds = Dataset(data, y_t)
+        valid_ds = Dataset(images_to_tensor(valid[0], in_chans), valid[1])
+    else:
+        idx, vidx = torch.from_numpy(train_idx), torch.from_numpy(valid)
+        train_ds = Dataset(data[idx], y_t[idx])
+        valid_ds = Dataset(data[vidx], y_t[vidx])
+    callbacks = make_callbacks(est, validation=valid_ds is not None)
+    epochs_left = est.max_epochs - checkpointed_epochs(est)
+    if est.verbose:
+        h, w = preprocess.input_size
+        n_valid = 0 if valid_ds is None else len(valid_ds)
+        print(
+            f"EmotionCNN: training {arch} on {device} ({len(train_ds)} images, "
+            f"{n_valid} for validation, {in_chans}x{h}x{w} input, {len(classes)} classes, "
+            f"up to {est.max_epochs} epochs)"
+        )
+    with seeded(seed, device):
+        if source is None:
+            model = create_module(est, arch, len(classes), in_chans, module_kwargs)
+        else:
+            model = create_backbone(
+                arch, num_classes=len(classes), in_chans=in_chans, **module_kwargs
+            )
+            warm_start_head(model, source[0], source[1]["classes"], classes.tolist())
+        frozen_norms = freeze_layers(model, est.freeze)
+        memory_format = probe_memory_format(model, preprocess, data[:2], arch)
+        net = Net(
+            module=model,
+            criterion=torch.nn.CrossEntropyLoss,
+            criterion__weight=torch.as_tensor(weights, dtype=torch.float32),
+            criterion__label_smoothing=float(est.label_smoothing),
+            optimizer=optimizer,
+            lr=est.lr,
+            max_epochs=max(epochs_left, 0),
+            batch_size=est.batch_size,
+            train_split=None if valid_ds is None else predefined_split(valid_ds),
+            callbacks=callbacks,
+            classes=list(range(len(classes))),
+            device=str(device),
+            verbose=int(est.verbose),
+            **{f"optimizer__{k}": v for k, v in opt_kwargs.items()},
+            **{f"criterion__{k}": v for k, v in nested["criterion"].items()},
+            **{f"callbacks__{k}": v for k, v in nested["callbacks"].items()},
+        )
+        net.preprocess_ = preprocess
+        net.augment_ = augment
+        net.rng_ = torch.Generator().manual_seed(seed)
+        net.amp_dtype_ = amp_dtype(est.amp, device)
+        net.memory_format_ = memory_format
+        net.frozen_norms_ = frozen_norms
+        net.weight_decay_ = float(est.weight_decay)
+        try:
+            net.fit(train_ds, None)
+        finally:
+            for param in model.parameters():
+                param.requires_grad_(True)
+    net.class_weight_ = weights
+    return net

@@ -46,6 +46,7 @@ def cropper_and_classifier(model, default: str, **framing):
     """
     from ..faces import FaceCropper
     from ..models import load_model
+    from ..models._framing import framed_cropper
 
     model = load_model(default if model is None else model)
     steps = getattr(model, "steps", None)
@@ -59,9 +60,7 @@ def cropper_and_classifier(model, default: str, **framing):
     elif hasattr(model, "cropper"):
         cropper = model.cropper(**framing)
     else:  # any classifier: FaceCropper defaults, colour crops for a 3-channel model
-        params = {"grayscale": getattr(model, "in_chans_", 1) != 3}
-        params.update({k: v for k, v in framing.items() if v is not None})
-        cropper = FaceCropper(**params)
+        cropper = framed_cropper(None, in_chans=getattr(model, "in_chans_", 1), **framing)
     cropper.fit()  # checks the parameters once, before the film is read
     return cropper, model
 
