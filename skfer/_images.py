@@ -12,38 +12,194 @@ everywhere. Documented conversions:
 - ``(H, W, 1)`` becomes ``(H, W)``; ``(H, W, 4)`` (RGBA) drops the alpha channel;
   ``(H, W, 2)`` (gray + alpha) keeps the gray channel.
 - Colour images are RGB. :func:`read_image` converts OpenCV's BGR on reading.
+- Files: the EXIF orientation (phone photos) is applied, so the image is upright as a
+  viewer shows it. Files over :data:`MAX_PIXELS` (width x height, from the header)
+  are refused before anything is decoded.
+- PIL images (``PIL.Image.Image``) are accepted as images: EXIF orientation applied,
+  palette (``P``, ``PA``), ``CMYK``, ``YCbCr``, ``LAB`` and ``HSV`` converted to RGB,
+  ``1`` to 0/255, ``LA`` to its gray band, ``I;16`` to 8 bits (``v >> 8``), ``I``
+  (32-bit) read as 16-bit when a value exceeds 255, ``F`` as a float image.
 """
 
 from __future__ import annotations
 
 import os
+import re
+import sys
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
-__all__ = ["check_image", "check_images", "image_rows", "read_image", "to_gray", "to_rgb"]
+__all__ = [
+    "MAX_PIXELS",
+    "check_image",
+    "check_images",
+    "image_rows",
+    "pixel_limit",
+    "read_image",
+    "to_gray",
+    "to_rgb",
+]
 
 PathLike = str | os.PathLike
 
+#: Largest image file :func:`read_image` decodes, in pixels (width x height): 100 Mpx,
+#: a 12000x8000 photo. The ``SKFER_MAX_PIXELS`` environment variable, or the
+#: ``max_pixels`` argument, replaces it (``0`` or ``none``: no limit of skfer's own).
+MAX_PIXELS = 100_000_000
+#: Environment variable replacing :data:`MAX_PIXELS`.
+MAX_PIXELS_ENV = "SKFER_MAX_PIXELS"
 
-def read_image(path: PathLike, *, grayscale: bool = False) -> np.ndarray:
-    """Read an image file as an RGB (or grayscale) ``uint8`` array.
+# PIL modes whose files OpenCV decodes as PIL shows them (and as skfer always read
+# them); other modes (palette, CMYK, YCbCr...) and rotated files are decoded by PIL.
+_CV2_MODES = frozenset({"1", "L", "LA", "RGB", "RGBA", "I;16", "I;16B", "I;16L", "I", "F"})
+_ORIENTATION = 0x0112  # the EXIF tag
+
+
+def pixel_limit(max_pixels: int | None = None) -> int | None:
+    """The pixel limit in force: ``max_pixels``, else ``SKFER_MAX_PIXELS``, else
+    :data:`MAX_PIXELS`; ``None`` when there is none (``0``).
+
+    Examples
+    --------
+    >>> pixel_limit(), pixel_limit(5000), pixel_limit(0)
+    (100000000, 5000, None)
+    """
+    if max_pixels is None:
+        env = os.environ.get(MAX_PIXELS_ENV, "").strip()
+        if not env:
+            return MAX_PIXELS or None
+        if env.lower() in ("0", "none"):
+            return None
+        try:
+            max_pixels = int(env)
+        except ValueError:
+            max_pixels = -1
+        if max_pixels < 0:
+            raise ValueError(
+                f"{MAX_PIXELS_ENV}={env!r}: expected a number of pixels (or 0 / none for no limit)."
+            )
+    if isinstance(max_pixels, bool) or not isinstance(max_pixels, (int, np.integer)):
+        raise ValueError(f"max_pixels must be a number of pixels or None, got {max_pixels!r}.")
+    if max_pixels < 0:
+        raise ValueError(f"max_pixels must be >= 0 (0: no limit), got {max_pixels!r}.")
+    return int(max_pixels) or None
+
+
+def _too_big(name: str, size, limit: int) -> ValueError:
+    shape = f"{size[0]}x{size[1]} = {size[0] * size[1] / 1e6:.1f} Mpx" if size else "its size"
+    return ValueError(
+        f"Image {name}: {shape} is over the limit of {limit / 1e6:g} Mpx, so it is not "
+        f"decoded. If the file is genuine, raise the limit with read_image(..., "
+        f"max_pixels=N) or the {MAX_PIXELS_ENV} environment variable."
+    )
+
+
+def _open_pil(path: Path, limit: int | None):
+    """The file opened lazily by PIL (header only), after the pixel-limit check;
+    None where PIL does not read the format (OpenCV then tries)."""
+    try:
+        from PIL import Image
+    except ImportError:  # pragma: no cover - Pillow comes with scikit-image
+        return None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        try:
+            image = Image.open(path)
+        except Image.DecompressionBombError as exc:  # over PIL's own limit
+            if limit is not None and limit <= 2 * (Image.MAX_IMAGE_PIXELS or 0):
+                found = re.search(r"\((\d+) pixels\)", str(exc))
+                pixels = f"{int(found.group(1)) / 1e6:.1f} Mpx" if found else "its size"
+                raise ValueError(
+                    str(_too_big(repr(str(path)), None, limit)).replace("its size", pixels)
+                ) from None
+            return None
+        except Exception:  # not a format PIL identifies, or a damaged header
+            return None
+    if limit is not None and image.size[0] * image.size[1] > limit:
+        image.close()
+        raise _too_big(repr(str(path)), image.size, limit)
+    return image
+
+
+def _orientation(image) -> int:
+    """The EXIF orientation (1..8) of a PIL image, read without decoding pixels."""
+    if image.format == "PNG" and "exif" not in image.info:
+        return 1  # PIL would decode the whole file to look for a late eXIf chunk
+    try:
+        value = image.getexif().get(_ORIENTATION, 1)
+    except Exception:  # a damaged EXIF block: show the image as stored
+        return 1
+    return value if isinstance(value, int) and 1 <= value <= 8 else 1
+
+
+def _from_pil(image, name: str, limit: int | None) -> np.ndarray:
+    """A PIL image as an array that :func:`check_image` converts (see the module doc)."""
+    from PIL import ImageOps
+
+    if limit is not None and image.size[0] * image.size[1] > limit:
+        raise _too_big(name, image.size, limit)
+    if _orientation(image) != 1:
+        image = ImageOps.exif_transpose(image)
+    mode = image.mode
+    if mode in ("L", "RGB", "1", "F"):
+        return np.asarray(image)
+    if mode in ("LA", "La"):
+        return np.asarray(image.getchannel(0))
+    if mode.startswith("I;16"):
+        return np.asarray(image).astype(np.uint16)
+    if mode == "I":
+        arr = np.asarray(image)
+        if arr.size and arr.max() > 255 and arr.min() >= 0 and arr.max() <= 65535:
+            return arr.astype(np.uint16)  # a 16-bit file PIL opened as 32-bit
+        return arr
+    if mode in ("RGBA", "RGBX"):
+        return np.asarray(image)[..., :3]
+    # palette (P, PA), premultiplied RGBa, CMYK, YCbCr, LAB, HSV...: PIL's conversion
+    target = "RGBA" if mode in ("P", "PA", "RGBa") else "RGB"
+    return np.asarray(image.convert(target))[..., :3]
+
+
+def _is_pil(image) -> bool:
+    pil = sys.modules.get("PIL.Image")  # a PIL image means PIL is imported
+    return pil is not None and isinstance(image, pil.Image)
+
+
+def _decode_error(path: Path, size: int, detail: str = "") -> ValueError:
+    return ValueError(
+        f"Cannot decode image file {str(path)!r} ({size} bytes): it is empty, "
+        f"truncated or not an image format OpenCV reads{detail}."
+    )
+
+
+def read_image(
+    path: PathLike, *, grayscale: bool = False, max_pixels: int | None = None
+) -> np.ndarray:
+    """Read an image file as an RGB (or grayscale) ``uint8`` array, upright.
 
     Parameters
     ----------
     path : str or path-like
-        Any format OpenCV decodes (PNG, JPEG, TIFF, BMP, WebP...). 16-bit and
-        RGBA files are converted as :func:`check_image` documents.
+        Any format OpenCV or PIL decodes (PNG, JPEG, TIFF, BMP, WebP, GIF...). 16-bit
+        and RGBA files are converted as :func:`check_image` documents; palette, CMYK
+        and other PIL modes as the module documents. The EXIF orientation of a photo
+        is applied.
     grayscale : bool, default=False
         Return ``(H, W)`` instead of ``(H, W, 3)``.
+    max_pixels : int, optional
+        Refuse files with more pixels than this (width x height, read from the header
+        before any decoding). Default: ``SKFER_MAX_PIXELS`` or :data:`MAX_PIXELS`
+        (100 Mpx); ``0``: no limit.
 
     Raises
     ------
     FileNotFoundError
         If ``path`` does not exist.
     ValueError
-        If the file cannot be decoded as an image; the message names the path.
+        If the file cannot be decoded as an image, or is over the pixel limit; the
+        message names the path.
 
     Examples
     --------
@@ -58,16 +214,39 @@ def read_image(path: PathLike, *, grayscale: bool = False) -> np.ndarray:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"Image file not found: {str(path)!r}")
+    limit = pixel_limit(max_pixels)
+    header = _open_pil(path, limit)
+    if header is not None and (header.mode not in _CV2_MODES or _orientation(header) != 1):
+        return _read_with_pil(header, path, grayscale)
     data = np.fromfile(path, dtype=np.uint8)
-    image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
+    try:
+        image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
+    except cv2.error as exc:  # e.g. over OpenCV's own size limit (CV_IO_MAX_IMAGE_PIXELS)
+        if header is not None:
+            header.close()
+        lines = str(exc).strip().splitlines() or [type(exc).__name__]
+        detail = re.sub(r"^.*?error: ", "", lines[-1])
+        raise _decode_error(path, data.size, f" (OpenCV: {detail})") from None
     if image is None:
-        raise ValueError(
-            f"Cannot decode image file {str(path)!r} ({data.size} bytes): it is empty, "
-            "truncated or not an image format OpenCV reads."
-        )
+        if header is not None:  # a format PIL reads and OpenCV does not (TGA, ICO, PCX...)
+            return _read_with_pil(header, path, grayscale)
+        raise _decode_error(path, data.size)
+    if header is not None:
+        header.close()
     if image.ndim == 3 and image.shape[2] >= 3:
         image = image[..., 2::-1] if image.shape[2] == 3 else image[..., [2, 1, 0, 3]]
     image = check_image(image, name=str(path))
+    return to_gray(image) if grayscale else to_rgb(image)
+
+
+def _read_with_pil(header, path: Path, grayscale: bool) -> np.ndarray:
+    """Decode a file PIL opened (its header checked against the pixel limit)."""
+    with header:
+        try:
+            array = _from_pil(header, repr(str(path)), None)
+        except Exception as exc:  # truncated or damaged data
+            raise _decode_error(path, path.stat().st_size, f" (PIL: {exc})") from None
+    image = check_image(array, name=str(path))
     return to_gray(image) if grayscale else to_rgb(image)
 
 
@@ -76,9 +255,10 @@ def check_image(image, *, name: str = "image") -> np.ndarray:
 
     Parameters
     ----------
-    image : array-like
+    image : array-like or PIL.Image.Image
         ``(H, W)``, ``(H, W, 1)``, ``(H, W, 2)``, ``(H, W, 3)`` or ``(H, W, 4)``
-        of dtype uint8, uint16, bool, int or float (see the module docstring).
+        of dtype uint8, uint16, bool, int or float, or a PIL image of any mode (see
+        the module docstring).
     name : str, default="image"
         How error messages refer to the image (a path or ``"X[3]"``).
 
@@ -100,6 +280,8 @@ def check_image(image, *, name: str = "image") -> np.ndarray:
     >>> check_image(np.zeros((2, 2, 4), np.uint8)).shape
     (2, 2, 3)
     """
+    if _is_pil(image):
+        image = _from_pil(image, name, pixel_limit())
     arr = np.asarray(image)
     if arr.dtype == object:
         raise ValueError(f"{name}: expected a numeric image array, got an object array.")

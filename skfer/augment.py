@@ -19,6 +19,7 @@ from sklearn.utils._param_validation import Interval
 
 from ._images import check_images
 from ._sampler import ImageSampler
+from ._targets import check_label_values
 
 __all__ = ["Augmenter"]
 
@@ -264,6 +265,7 @@ class Augmenter(ImageSampler):
         import torch
 
         X = check_images(X, allow_paths=False, stack=True)
+        check_label_values(y)
         y = np.asarray(y)
         if len(y) != len(X):
             raise ValueError(f"X has {len(X)} images but y has {len(y)} labels.")

@@ -53,6 +53,8 @@ def _faces_table(table, names):
     """The columns worth printing: where, what, how sure, valence/arousal."""
     import pandas as pd
 
+    if "face_found" in table:  # images without a face have no emotion (unless --on-missing)
+        table = table[table["label"].notna()]
     if table.empty:
         return pd.DataFrame(columns=["image", "face", "box", "label", "p", "valence", "arousal"])
     rows = []
@@ -60,7 +62,7 @@ def _faces_table(table, names):
         rows.append(
             {
                 "image": names[int(r["image"])],
-                "face": int(r["face"]),
+                "face": int(r["face"]) if r.get("face_found", True) else "-",
                 "box": f"{r['x']:.0f},{r['y']:.0f},{r['w']:.0f}x{r['h']:.0f}",
                 "label": r["label"],
                 "p": f"{r[r['label']]:.2f}",
@@ -75,10 +77,13 @@ def _print_faces(table, names, n_images):
     shown = _faces_table(table, names)
     if not shown.empty:
         print(shown.to_string(index=False))
-    found = set(table["image"].astype(int))
+    found = table["face_found"] if "face_found" in table else True
+    found = set(table.loc[found, "image"].astype(int))
+    whole = set(table.loc[table["label"].notna(), "image"].astype(int)) - found
     for i in range(n_images):
         if i not in found:
-            print(f"{names[i]}: no face found")
+            also = "; the whole image was classified (face '-' above)" if i in whole else ""
+            print(f"{names[i]}: no face found{also}")
 
 
 def _save_annotated(images, table, paths):
@@ -97,6 +102,40 @@ def _save_annotated(images, table, paths):
     return written
 
 
+def _display_names(paths: list[Path]) -> list[str]:
+    """File names, or the paths as given where two files share a name."""
+    counts: dict = {}
+    for p in paths:
+        counts[p.name] = counts.get(p.name, 0) + 1
+    return [p.name if counts[p.name] == 1 else str(p) for p in paths]
+
+
+def _annotated_targets(paths: list[Path], out: Path) -> list[Path]:
+    """Where ``predict --out`` writes each image: ``out`` itself for one image and an
+    image suffix, else ``out/<stem>_annotated.png`` with ``-1``, ``-2``... added to a
+    stem already used in this run (``a/x.png b/x.jpg`` -> ``x_annotated.png``,
+    ``x-1_annotated.png``), so no output replaces another, nor an input image."""
+    if len(paths) == 1 and out.suffix.lower() in _IMAGE_SUFFIXES:
+        targets = [out]
+    else:
+        targets, used = [], set()
+        for p in paths:
+            stem, k = p.stem, 0
+            # case-insensitive: one file on macOS and Windows file systems
+            while (name := f"{stem}{f'-{k}' if k else ''}_annotated.png").lower() in used:
+                k += 1
+            used.add(name.lower())
+            targets.append(out / name)
+    inputs = {os.path.normcase(os.path.abspath(p)) for p in paths}
+    for target in targets:
+        if os.path.normcase(os.path.abspath(target)) in inputs:
+            raise CommandError(
+                f"--out {str(out)!r} would overwrite the input image {str(target)!r}; "
+                "choose another output."
+            )
+    return targets
+
+
 # ------------------------------------------------------------------- commands
 
 
@@ -105,44 +144,47 @@ def _cmd_predict(args) -> int:
     from .video import analyze_images
 
     paths = [Path(p) for p in args.images]
+    targets = _annotated_targets(paths, Path(args.out)) if args.out else []
     images = [read_image(p) for p in paths]
     table = analyze_images(
         images,
         **model_option(args.model),
-        **given(detector=args.detector, scheme=scheme_value(args.scheme)),
+        **given(
+            detector=args.detector, scheme=scheme_value(args.scheme), on_missing=args.on_missing
+        ),
     )
-    names = [p.name for p in paths]
+    names = _display_names(paths)
     _print_faces(table, names, len(images))
-    if args.out:
-        out = Path(args.out)
-        if len(paths) == 1 and out.suffix.lower() in _IMAGE_SUFFIXES:
-            targets = [out]
-        else:
-            targets = [out / f"{p.stem}_annotated.png" for p in paths]
-        for path in _save_annotated(images, table, targets):
-            print(f"wrote {path}")
+    for path in _save_annotated(images, table, targets):
+        print(f"wrote {path}")
     return 0
 
 
 def _cmd_video(args) -> int:
+    import warnings
+
     from .video import analyze_video, film_profile, plot_timeline, plot_tracks
 
     film = Path(args.film)
     out = Path(args.out) if args.out else Path(f"{film.stem}_emotions")
-    timeline = analyze_video(
-        film,
-        **given(
-            model=args.model,  # loaded once the video is known to be readable
-            every=args.every,
-            every_n_frames=args.every_n_frames,
-            detector=args.detector,
-            scheme=scheme_value(args.scheme),
-            batch_size=args.batch_size,
-            landmarks=args.landmarks,
-            adapt=args.adapt,
-        ),
-        progress=not args.quiet,
-    )
+    # damage is reported once, below, instead of as FFmpeg's lines and a Python warning
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "Video .* is damaged or truncated", UserWarning)
+        timeline = analyze_video(
+            film,
+            **given(
+                model=args.model,  # loaded once the video is known to be readable
+                every=args.every,
+                every_n_frames=args.every_n_frames,
+                detector=args.detector,
+                scheme=scheme_value(args.scheme),
+                batch_size=args.batch_size,
+                landmarks=args.landmarks,
+                adapt=args.adapt,
+            ),
+            progress=not args.quiet,
+        )
     out.mkdir(parents=True, exist_ok=True)
     profile = film_profile(timeline, **given(window=args.window))
     files = [out / "timeline.csv", out / "tracks.csv", out / "windows.csv"]
@@ -169,6 +211,13 @@ def _cmd_video(args) -> int:
         )
     for path in files:
         print(f"wrote {path}")
+    if not attrs.get("complete", True):
+        if not args.allow_partial:
+            raise CommandError(
+                f"{attrs['damage']} Outputs written to {out} for that part; pass "
+                "--allow-partial to accept a partial analysis."
+            )
+        print(f"skfer video: warning: {attrs['damage']}", file=sys.stderr)
     return 0
 
 
@@ -320,7 +369,14 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument(
         "--out",
         help="annotated image: a .png path for one image, else a folder "
-        "(one <name>_annotated.png per image)",
+        "(one <name>_annotated.png per image; -1, -2... added to a name used twice)",
+    )
+    predict.add_argument(
+        "--on-missing",
+        choices=["skip", "full", "center", "raise"],
+        help="an image where no face is found: skip (no emotion), full (classify the whole "
+        "image), center (its central square) or raise (an error) "
+        f"(default: {library_default(analyze_images, 'on_missing')})",
     )
     _add_model_args(predict, analyze_images, IMAGE_MODEL)
     predict.set_defaults(func=_cmd_predict)
@@ -368,6 +424,12 @@ def build_parser() -> argparse.ArgumentParser:
         "re-estimated on them (AdaBN; for the fer2013* models; default: off)",
     )
     video.add_argument("--quiet", action="store_true", help="no progress bar")
+    video.add_argument(
+        "--allow-partial",
+        action="store_true",
+        help="exit 0 for a truncated or corrupted film analysed in part (default: the "
+        "outputs for the part read are written, then exit status 1)",
+    )
     _add_model_args(video, analyze_video, VIDEO_MODEL)
     video.set_defaults(func=_cmd_video)
 

@@ -8,6 +8,7 @@ from sklearn.utils._param_validation import HasMethods
 
 from ._images import check_images
 from ._sampler import ImageSampler
+from ._targets import check_label_values
 
 __all__ = ["ImageResampler"]
 
@@ -78,6 +79,7 @@ class ImageResampler(ImageSampler):
         else:
             sampler = clone(self.sampler)
         images = check_images(X, allow_paths=False, stack=True)
+        check_label_values(y)
         y = np.asarray(y)
         if len(y) != len(images):
             raise ValueError(f"X has {len(images)} images but y has {len(y)} labels.")

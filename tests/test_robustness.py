@@ -235,6 +235,7 @@ def test_model_from_different_architecture(tmp_path, saved_model):
         state = {k: fh.get_tensor(k) for k in fh.keys()}
     config = json.loads(metadata["skfer"])
     config["architecture"] = "skfer_cnn_fast"  # tensors are skfer_cnn's
+    del config["checksum"]  # a file without one (the checksum is optional)
     metadata["skfer"] = json.dumps(config)
     other = tmp_path / "other.safetensors"
     save_file(state, str(other), metadata=metadata)
@@ -258,3 +259,190 @@ def test_pickle_file_is_refused(tmp_path, faces):
     torch.save({"weights": torch.zeros(2)}, path)
     with pytest.raises(ValueError, match=re.escape(repr(str(path))) + " is not a readable"):
         load_model(path, device="cpu")
+
+
+# ---------------------------------------------------------------- untrusted weights files
+
+
+def _weights_file(path, saved_model, *, state=None, **changes):
+    """A weights file: ``saved_model``'s tensors (or ``state``) and config with
+    ``changes``, written by ``write_weights`` (so with a valid checksum)."""
+    from skfer.models import _io
+
+    tensors, config = _io.read_weights(saved_model)
+    return _io.write_weights(path, tensors if state is None else state, {**config, **changes})
+
+
+@pytest.fixture
+def no_real_build(monkeypatch):
+    """Fail the test if a network is built for real (off the meta device) or torch.load
+    is called."""
+    import torch
+
+    from skfer.models import _torch
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a network was built for real / torch.load was called")
+
+    monkeypatch.setattr(_torch, "create_backbone", refuse)
+    monkeypatch.setattr(torch, "load", refuse)
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"checkpoint_path": "/etc/passwd"},
+        {"pretrained_cfg_overlay": {"file": "/etc/passwd"}},
+        {"pretrained": True},
+        {"drop_rate": 0.3, "cache_dir": "/tmp"},
+    ],
+)
+def test_weights_kwargs_that_name_files_are_refused(tmp_path, saved_model, no_real_build, kwargs):
+    """model_kwargs are whitelisted per architecture: nothing reaches timm's file or hub
+    options; refused before anything is built or loaded."""
+    path = _weights_file(tmp_path / "evil.safetensors", saved_model, model_kwargs=kwargs)
+    bad = sorted(k for k in kwargs if k != "drop_rate")
+    with pytest.raises(ValueError, match=re.escape(f"model_kwargs {bad} are not accepted")):
+        load_model(path, device="cpu")
+
+
+def test_weights_architecture_whitelist(tmp_path, saved_model, no_real_build):
+    """An architecture outside skfer's list is refused by name; allowed explicitly, the
+    tensors must still fit it, checked on the meta device (a 1-tensor file cannot make
+    skfer build a billion-parameter network)."""
+    import torch
+
+    from skfer.models import _io
+
+    tiny = {"w": torch.zeros(1)}
+    path = _weights_file(
+        tmp_path / "vit.safetensors",
+        saved_model,
+        state=tiny,
+        architecture="vit_giant_patch14_224",
+        model_kwargs={},
+    )
+    assert path.stat().st_size < 1024
+    with pytest.raises(ValueError, match=r"'vit_giant_patch14_224'.*allow_architectures"):
+        load_model(path, device="cpu")
+    with pytest.raises(ValueError, match=r"do not fit architecture 'vit_giant_patch14_224'"):
+        load_model(path, device="cpu", allow_architectures=["vit_giant_patch14_224"])
+    assert "skfer_cnn" in _io.ARCHITECTURES and "legacy_xception" in _io.ARCHITECTURES
+
+
+def test_compact_architectures_list_is_complete():
+    import timm
+
+    from skfer.models import _compact, _io  # noqa: F401
+
+    assert sorted(_io.COMPACT_ARCHITECTURES) == sorted(timm.list_models("skfer_*"))
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        (
+            {"model_kwargs": {"widths": [10**6] * 4}},
+            r"widths entries must be integers in \[1, 1024\]",
+        ),
+        ({"model_kwargs": {"widths": [8] * 20, "depths": [1] * 20}}, r"widths has 20 stages"),
+        (
+            {"model_kwargs": {"depths": [100, 1, 1, 1]}},
+            r"depths entries must be integers in \[1, 8\]",
+        ),
+        ({"model_kwargs": {"drop_rate": float("nan")}}, r"drop_rate must be in \[0, 1\)"),
+        ({"input_size": [100000, 100000]}, r"input_size entries must be integers in \[1, 1024\]"),
+        ({"num_classes": 10**9}, r"num_classes must be an integer in \[2, 1000\]"),
+        ({"in_chans": 64}, r"in_chans must be 1 or 3"),
+        ({"std": [0.0]}, r"std must be 1 finite number\(s\) > 0"),
+        ({"classes": ["happy", "happy", "sad"]}, r"classes must be 3 distinct str labels"),
+        ({"framing": {"size": 10**6}}, r"framing size must be an integer in \[8, 1024\]"),
+        ({"framing": {"n_jobs": 10**6}}, r"framing n_jobs"),
+    ],
+)
+def test_weights_config_out_of_bounds(tmp_path, saved_model, no_real_build, changes, message):
+    """Sizes and types of the config are bounded before anything is built."""
+    path = _weights_file(tmp_path / "big.safetensors", saved_model, **changes)
+    with pytest.raises(ValueError, match=message):
+        load_model(path, device="cpu")
+
+
+def test_tiny_file_cannot_allocate_a_huge_compact_net(tmp_path, saved_model, no_real_build):
+    """widths and depths at their bounds (about 600 M parameters) in a < 1 KB file: the
+    tensors do not fit, refused on the meta device with no memory allocated."""
+    import torch
+
+    path = _weights_file(
+        tmp_path / "huge.safetensors",
+        saved_model,
+        state={"w": torch.zeros(1)},
+        model_kwargs={"widths": [1024] * 8, "depths": [8] * 8},
+    )
+    assert path.stat().st_size < 1024
+    with pytest.raises(ValueError, match=r"do not fit architecture 'skfer_cnn'"):
+        load_model(path, device="cpu")
+
+
+def test_nan_weights_are_refused(tmp_path, saved_model):
+    import torch
+
+    from skfer.models import _io
+
+    state, _ = _io.read_weights(saved_model)
+    key = next(k for k, v in state.items() if v.is_floating_point() and v.numel() > 1)
+    state[key] = state[key].clone()
+    state[key].view(-1)[1] = float("nan")
+    path = _weights_file(tmp_path / "nan.safetensors", saved_model, state=state)
+    with pytest.raises(ValueError, match=re.escape(f"tensor {key!r} holds 1 NaN or infinite")):
+        load_model(path, device="cpu")
+    state[key].view(-1)[1] = float("inf")
+    path = _weights_file(tmp_path / "inf.safetensors", saved_model, state=state)
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        load_model(path, device="cpu")
+    assert torch.isfinite(_io.read_weights(saved_model)[0][key]).all()
+
+
+def test_flipped_byte_fails_the_checksum(tmp_path, saved_model):
+    data = bytearray(saved_model.read_bytes())
+    data[-5] ^= 0x10  # in the last tensor's bytes: still a valid safetensors file
+    path = tmp_path / "flipped.safetensors"
+    path.write_bytes(bytes(data))
+    with pytest.raises(ValueError, match="flipped.safetensors': checksum mismatch"):
+        load_model(path, device="cpu")
+
+
+def test_stamp_checksum_adds_one_in_place(tmp_path, saved_model, faces):
+    """A file without a checksum (older skfer) loads; stamp_checksum adds one, in place,
+    and the model predicts exactly as before."""
+    import json
+
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+
+    from skfer.models import _io
+
+    with safe_open(str(saved_model), framework="pt") as fh:
+        metadata, state = fh.metadata(), {k: fh.get_tensor(k) for k in fh.keys()}
+    config = json.loads(metadata["skfer"])
+    del config["checksum"]
+    path = tmp_path / "old.safetensors"
+    save_file(state, str(path), metadata={"skfer": json.dumps(config)})
+    X, _ = faces
+    before = load_model(path, device="cpu").predict_proba(X)
+    _io.stamp_checksum(path)
+    stamped = _io.read_weights(path)[1]
+    assert stamped["checksum"].startswith("sha256:")
+    assert {k: v for k, v in stamped.items() if k != "checksum"} == config
+    np.testing.assert_array_equal(load_model(path, device="cpu").predict_proba(X), before)
+    assert [p.name for p in tmp_path.iterdir()] == ["old.safetensors"]
+
+
+def test_shipped_weights_carry_a_checksum():
+    from skfer.models import _io
+
+    pending = {"fer2013"}  # being retrained: stamped when it ships (stamp_checksum)
+    for name in _io.shipped_models():
+        config = _io.read_weights(name)[1]  # verified when present
+        if name in pending and "checksum" not in config:
+            continue
+        assert str(config.get("checksum", "")).startswith("sha256:"), name

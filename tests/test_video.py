@@ -289,8 +289,10 @@ def test_analyze_images(sfew_frames_dir):
 
     images = [read_image(sfew_frames_dir / CLIP_FRAMES[0]), np.full((64, 64), 90, np.uint8)]
     table = analyze_images(images, MeanModel(), detector="hog")
-    assert table["image"].tolist() == [0] and table["face"].tolist() == [0]
-    assert table["label"].iloc[0] in EMOTIONS
+    # the faceless image has its row, flagged, with no emotion (issue 17)
+    assert table["image"].tolist() == [0, 1] and table["face"].tolist() == [0, -1]
+    assert table["face_found"].tolist() == [True, False]
+    assert table["label"].iloc[0] in EMOTIONS and pd.isna(table["label"].iloc[1])
     with pytest.raises(ValueError, match="wrap a single image"):
         analyze_images(images[0], MeanModel())
 

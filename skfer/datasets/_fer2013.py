@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import tempfile
 import warnings
 from pathlib import Path
 
@@ -10,13 +12,13 @@ import numpy as np
 from sklearn.utils import Bunch
 
 from ..emotions import EMOTIONS, EMOTIONS_WITH_CONTEMPT
-from ._base import file_digest, get_cache_dir, get_data_home
+from ._base import arrays_digest, file_digest, get_cache_dir, get_data_home
 
 __all__ = ["load_fer2013", "load_ferplus"]
 
 USAGES = ("Training", "PublicTest", "PrivateTest")
 _N_PIXELS = 48 * 48
-_CACHE_VERSION = 1
+_CACHE_VERSION = 2  # 2: the file carries its checksum and its source's digest
 
 FER2013_DESCR = """FER2013 facial expression dataset
 =================================
@@ -113,22 +115,104 @@ def _parse_pixel_rows(rows: list[str], path: Path, line: np.ndarray) -> np.ndarr
 
 
 def _load_fer2013_arrays(path: Path, cache: bool):
-    cache_file = None
+    cache_file = digest = None
     if cache:
-        key = f"fer2013-v{_CACHE_VERSION}-{file_digest(path)}.npz"
-        cache_file = get_cache_dir() / key
-        if cache_file.is_file():
-            try:
-                with np.load(cache_file, allow_pickle=False) as data:
-                    return data["images"], data["codes"], data["usage"]
-            except Exception:  # a damaged cache is rebuilt, never trusted
-                cache_file.unlink(missing_ok=True)
-    images, codes, usage = _parse_fer2013(path)
+        digest = file_digest(path)
+        try:
+            cache_file = get_cache_dir() / f"fer2013-v{_CACHE_VERSION}-{digest}.npz"
+        except OSError as exc:  # e.g. a read-only home: load without the cache
+            warnings.warn(
+                f"Cannot create the dataset cache folder ({exc}); loading {str(path)!r} "
+                "without a cache. Set SKFER_CACHE to a writable folder, or pass cache=False.",
+                UserWarning,
+                stacklevel=3,
+            )
+        else:
+            arrays = _read_cache(cache_file, digest)
+            if arrays is not None:
+                return arrays
+    arrays = _parse_fer2013(path)
     if cache_file is not None:
-        tmp = cache_file.with_suffix(f".tmp{os.getpid()}.npz")
-        np.savez(tmp, images=images, codes=codes, usage=usage)
+        _write_cache(cache_file, digest, arrays)
+    return arrays
+
+
+def _checksum(digest: str, images, codes, usage) -> str:
+    """The checksum a cache file carries: of its arrays and of the source file's digest."""
+    return arrays_digest(f"fer2013-v{_CACHE_VERSION}", digest, images, codes, usage)
+
+
+def _read_cache(cache_file: Path, digest: str):
+    """The cached arrays, or None (absent, unreadable, damaged or not matching its
+    checksum: a cache is never trusted by its name alone)."""
+    try:
+        with np.load(cache_file, allow_pickle=False) as data:
+            images, codes, usage = data["images"], data["codes"], data["usage"]
+            source, checksum = str(data["source"]), str(data["checksum"])
+    except FileNotFoundError:
+        return None
+    except Exception as exc:  # damaged, truncated, not an npz, unreadable, old layout
+        problem = f"cannot be read as a cache ({type(exc).__name__})"
+    else:
+        valid = (
+            source == digest
+            and images.dtype == np.uint8
+            and images.ndim == 3
+            and images.shape[1:] == (48, 48)
+            and codes.dtype == np.int8
+            and codes.shape == usage.shape == (len(images),)
+            and checksum == _checksum(digest, images, codes, usage)
+        )
+        if valid and len(codes) and (codes.min() < 0 or codes.max() >= len(EMOTIONS)):
+            valid = False
+        if valid and not np.isin(usage, USAGES).all():
+            valid = False
+        if valid:
+            return images, codes, usage
+        problem = "does not match its checksum or its source file"
+    warnings.warn(
+        f"Ignoring the FER2013 cache file {str(cache_file)!r}: it {problem}. The CSV is "
+        "parsed again and the cache rebuilt.",
+        UserWarning,
+        stacklevel=4,
+    )
+    return None
+
+
+def _write_cache(cache_file: Path, digest: str, arrays) -> None:
+    """Write the cache atomically (temporary file, then rename); a failure (read-only
+    folder, full disk) warns and leaves no temporary file."""
+    images, codes, usage = arrays
+    tmp = None
+    try:
+        fd, tmp = tempfile.mkstemp(
+            dir=cache_file.parent, prefix=f".{cache_file.stem}.", suffix=".tmp"
+        )
+        with os.fdopen(fd, "wb") as fh:
+            np.savez(
+                fh,
+                images=images,
+                codes=codes,
+                usage=usage,
+                source=np.array(digest),
+                checksum=np.array(_checksum(digest, images, codes, usage)),
+            )
+            fh.flush()
+            os.fsync(fh.fileno())
         os.replace(tmp, cache_file)  # atomic: a reader never sees half a file
-    return images, codes, usage
+        tmp = None
+    except OSError as exc:
+        warnings.warn(
+            f"Cannot write the FER2013 cache in {str(cache_file.parent)!r} ({exc}); the "
+            "data is loaded, without a cache. Set SKFER_CACHE to a writable folder, or "
+            "pass cache=False.",
+            UserWarning,
+            stacklevel=4,
+        )
+    finally:
+        if tmp is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
 
 
 def _select_usage(usage_arg, usage: np.ndarray) -> np.ndarray:
@@ -152,7 +236,11 @@ def load_fer2013(
 
     Parsing is vectorised; the parsed arrays are cached (see
     :func:`~skfer.datasets.get_cache_dir`) under a key made of the file's
-    content hash, so a second load takes well under a second or two.
+    content hash, so a second load takes well under a second or two. The cache
+    file carries a checksum of its arrays and of the CSV's digest, checked on
+    every read: a damaged or edited cache is ignored (with a warning) and
+    rebuilt. A cache that cannot be written (read-only folder, full disk) only
+    warns: the data is returned, and no temporary file is left behind.
 
     Parameters
     ----------

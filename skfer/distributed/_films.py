@@ -37,12 +37,20 @@ def _write_parquet_atomic(frame: pd.DataFrame, target: Path) -> None:
 
 
 def _parquet_rows(path: Path) -> int | None:
+    """Rows of a complete Parquet timeline; None when it is not one, or holds a film
+    read only in part (``attrs["complete"]`` False), which is then analysed again."""
+    import json
+
     import pyarrow.parquet as pq
 
     try:
-        return pq.read_metadata(path).num_rows
+        meta = pq.read_metadata(path)
+        attrs = json.loads((meta.metadata or {}).get(b"PANDAS_ATTRS", b"{}"))
     except Exception:  # noqa: BLE001 - not a complete Parquet file
         return None
+    if isinstance(attrs, dict) and attrs.get("complete") is False:
+        return None
+    return meta.num_rows
 
 
 def _check_paths(paths) -> list[Path]:
@@ -115,8 +123,10 @@ def analyze_videos(
     timeline comes back and is written to ``<out_dir>/<stem>.parquet`` through a
     temporary file and :func:`os.replace`, so an interrupted run never leaves a
     partial file. Runs resume: a film whose Parquet exists is skipped (pass
-    ``overwrite=True`` to recompute). A film that fails is reported in the summary
-    and does not stop the others.
+    ``overwrite=True`` to recompute), unless that timeline is partial. A film that
+    fails is reported in the summary and does not stop the others; a truncated or
+    corrupted film that is read only in part has its timeline written for the part
+    read and is reported ``"partial"``.
 
     Parameters
     ----------
@@ -149,10 +159,14 @@ def analyze_videos(
     -------
     summary : pandas.DataFrame
         One row per film, in the order given: ``path``, ``output`` (the Parquet
-        file), ``status`` (``"done"``, ``"skipped"`` or ``"failed"``), ``rows``
-        (timeline rows), ``seconds`` (time on the worker; a worker's first film
-        includes loading the model; 0 when skipped) and ``error``
-        (``"ExceptionType: message"`` when failed).
+        file), ``status`` (``"done"``, ``"partial"``, ``"skipped"`` or ``"failed"``),
+        ``rows`` (timeline rows), ``seconds`` (time on the worker; a worker's first
+        film includes loading the model; 0 when skipped) and ``error``
+        (``"ExceptionType: message"`` when failed; for a partial film, what was
+        missing and the range read, as in ``timeline.attrs["damage"]``).
+        ``"partial"``: the film was read only in part (truncated or corrupted,
+        ``timeline.attrs["complete"]`` False); its Parquet holds the part read
+        (``attrs["covered"]``) and the film is analysed again by the next run.
 
     Raises
     ------
@@ -243,18 +257,26 @@ def _run_films(todo, out, records, client, model, kwargs, progress, analyze=None
             for future in as_completed(futures, loop=client.loop):  # not the default client
                 stem, _ = pending.pop(future.key)  # dropping the future frees the worker's copy
                 record = records[stem]
+                damage = None
                 try:
                     result = future.result()
                     if result["error"] is None:
                         _write_parquet_atomic(result["timeline"], Path(record["output"]))
                     record.update(seconds=result["seconds"], error=result["error"])
                     if result["error"] is None:
-                        record.update(status="done", rows=len(result["timeline"]))
+                        attrs = result["timeline"].attrs
+                        partial = attrs.get("complete", True) is False
+                        record.update(status="partial" if partial else "done",
+                                      rows=len(result["timeline"]))  # fmt: skip
+                        if partial:
+                            damage = attrs.get("damage") or "read only in part"
                 except Exception as exc:  # noqa: BLE001 - a worker died, or writing failed
                     record.update(error=f"{type(exc).__name__}: {exc}")
                 if record["error"] is not None:
                     failed += 1
                     record["status"] = "failed"
+                elif damage is not None:
+                    record["error"] = damage
                 del future
                 bar.update(1)
                 if failed:

@@ -12,7 +12,14 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from .._images import image_rows, to_gray, to_rgb
 from .._tags import ImageInputMixin
 from ._align import DEFAULT_EYE_LEVEL, DEFAULT_MARGIN, _check_geometry, _warp, alignment_matrix
-from ._detectors import DEFAULT_DETECTOR, _load_image, detect_faces, parse_detector
+from ._detectors import (
+    DEFAULT_DETECTOR,
+    MIN_IMAGE_SIZE,
+    _load_image,
+    detect_faces,
+    parse_detector,
+    too_small,
+)
 
 __all__ = ["FaceCropper"]
 
@@ -53,7 +60,9 @@ class FaceCropper(ImageInputMixin, TransformerMixin, BaseEstimator):
     on_missing : {"full", "center", "raise"}, default="full"
         When no face is found: resize the whole image to ``size x size`` (what a
         pre-cropped 48x48 FER2013 face needs), crop its central square and resize
-        it, or raise ``ValueError`` naming the row (and path).
+        it, or raise ``ValueError`` naming the row (and path). An image under 8 px
+        on its shorter side is too small for any detector: it counts as faceless
+        (and ``"raise"`` says it is too small).
     min_size : float, optional
         Smallest face to consider, in image pixels (see :func:`detect_faces`).
     work_size : int, optional
@@ -246,10 +255,14 @@ class FaceCropper(ImageInputMixin, TransformerMixin, BaseEstimator):
         import cv2
 
         if self.on_missing == "raise":
-            raise ValueError(
-                f"{name}: no face found by detector {self.detector!r}; use "
-                "on_missing='full' or 'center' to keep such rows."
+            h, w = image.shape[:2]
+            why = (
+                f"the image ({w}x{h} px) is too small for face detection (under "
+                f"{MIN_IMAGE_SIZE} px on its shorter side)"
+                if too_small(image)
+                else f"no face found by detector {self.detector!r}"
             )
+            raise ValueError(f"{name}: {why}; use on_missing='full' or 'center' to keep such rows.")
         if self.on_missing == "center":
             h, w = image.shape[:2]
             side = min(h, w)

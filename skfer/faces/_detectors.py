@@ -20,7 +20,14 @@ import numpy as np
 from .._images import check_image, read_image, to_gray, to_rgb
 from ._backends import _BACKENDS, _backend, predict_landmarks
 
-__all__ = ["DEFAULT_DETECTOR", "DETECTORS", "Face", "detect_faces", "resolve_detector"]
+__all__ = [
+    "DEFAULT_DETECTOR",
+    "DETECTORS",
+    "MIN_IMAGE_SIZE",
+    "Face",
+    "detect_faces",
+    "resolve_detector",
+]
 
 #: Detector names; ``"a+b"`` runs ``b`` on the images where ``a`` finds no face.
 DETECTORS = ("haar", "hog", "cnn", "mtcnn", "yunet")
@@ -36,6 +43,13 @@ AUTO_DETECTORS = ("yunet", "hog+cnn")
 
 #: Upscaling cap for small images (a 48x48 FER2013 face is detected at 192x192).
 MAX_UPSCALE = 4.0
+
+#: Images whose shorter side is under this many pixels hold no detectable face:
+#: :func:`detect_faces` returns no face for them without running a detector (dlib's
+#: CNN and MTCNN fail on a few-pixel input).
+MIN_IMAGE_SIZE = 8
+# the shorter side of the image a backend sees is never under this (MTCNN's 12-px window)
+_MIN_WORK_SIDE = 12
 
 
 @dataclass(frozen=True, eq=False)
@@ -175,10 +189,16 @@ def _load_image(image, name: str) -> np.ndarray:
     return check_image(image, name=name)
 
 
+def too_small(image) -> bool:
+    """Whether an image is under :data:`MIN_IMAGE_SIZE` on its shorter side."""
+    return min(np.shape(image)[:2]) < MIN_IMAGE_SIZE
+
+
 def _detect_one(name, image, gray, work_size, min_size, landmarks):
     backend = _backend(name)
     h, w = image.shape[:2]
     scale = min((work_size or backend.work_size) / max(h, w), MAX_UPSCALE)
+    scale = max(scale, _MIN_WORK_SIDE / min(h, w))  # a thin strip is not shrunk to nothing
     source = image if backend.color else gray
     if backend.color and source.ndim == 2:
         source = to_rgb(source)
@@ -278,7 +298,9 @@ def detect_faces(
     Returns
     -------
     list of Face
-        Sorted by box area, largest first; empty when no face is found.
+        Sorted by box area, largest first; empty when no face is found, and for an
+        image whose shorter side is under :data:`MIN_IMAGE_SIZE` (8 px), which no
+        detector is run on.
 
     Raises
     ------
@@ -304,6 +326,8 @@ def detect_faces(
     if work_size is not None and not (isinstance(work_size, (int, np.integer)) and work_size > 0):
         raise ValueError(f"work_size must be a positive integer, got {work_size!r}.")
     image = _load_image(image, "image")
+    if too_small(image):
+        return []
     gray = to_gray(image)
     for name in names:
         faces = _detect_one(name, image, gray, work_size, min_size, landmarks)

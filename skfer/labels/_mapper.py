@@ -120,7 +120,8 @@ class EmotionLabelMapper(ImageSampler):
         X : array-like of images, or None
             Only used by ``ranking="learned"``.
         y : array-like of shape (n_samples,)
-            Emotion labels (names in any case or alias, or FER2013 codes).
+            Emotion labels (names in any case or alias, or FER2013 codes, which may
+            mix; missing labels, None or NaN, are refused).
 
         Returns
         -------
@@ -168,7 +169,7 @@ class EmotionLabelMapper(ImageSampler):
         return super().fit_resample(X, y)
 
     def _fit_resample(self, X, y):
-        y = check_labels(y)
+        y = check_labels(y, emotions=True)
         if X is not None and _num_samples(X) != len(y):
             raise ValueError(f"X has {_num_samples(X)} samples but y has {len(y)} labels.")
         self._fit(X, y)
@@ -287,7 +288,7 @@ def fitted_mappers(estimator) -> list[EmotionLabelMapper]:
 
 def map_through(mappers: list[EmotionLabelMapper], y) -> tuple[np.ndarray, np.ndarray]:
     """Apply fitted mappers in turn: ``(labels of kept rows, boolean keep mask)``."""
-    labels = check_labels(y)
+    labels = check_labels(y, emotions=True)
     keep = np.ones(len(labels), dtype=bool)
     for mapper in mappers:
         idx = np.flatnonzero(keep)

@@ -121,21 +121,29 @@ def _label_array(labels) -> np.ndarray:
     return np.asarray(list(labels))
 
 
-def check_labels(y, what: str = "y") -> np.ndarray:
+def check_labels(y, what: str = "y", *, emotions: bool = False) -> np.ndarray:
     """``y`` as a 1-D object array of labels.
+
+    ``emotions=True``: ``y`` holds emotion names or FER2013 codes, which may mix
+    (``["happy", 3]``); otherwise ``y`` holds a classifier's labels, which must be all
+    strings or all numbers.
 
     Raises
     ------
     ValueError
-        If ``y`` is None or not one-dimensional (the message names ``what``).
+        If ``y`` is None or not one-dimensional, holds a missing label (None, NaN), or
+        (``emotions=False``) mixes strings with numbers; the message names ``what``.
 
     Examples
     --------
-    >>> check_labels(["happy", 3]).tolist()
+    >>> check_labels(["happy", 3], emotions=True).tolist()
     ['happy', 3]
     """
+    from .._targets import check_label_values
+
     if y is None:
         raise ValueError(f"{what} is required: emotion labels, got None.")
+    check_label_values(y, what, emotions=emotions)
     arr = np.asarray(y, dtype=object)
     if arr.ndim != 1:
         raise ValueError(f"{what} must be a 1-D array of emotion labels, got shape {arr.shape}.")
@@ -159,7 +167,7 @@ def _normalize_target(y, vocabulary: Mapping | None, scheme=None, what: str = "y
     With a ``vocabulary`` (a resolved mapping of ``scheme``), each emotion must be
     one of its keys.
     """
-    arr = check_labels(y, what=what)
+    arr = check_labels(y, what=what, emotions=True)
     out = np.empty(len(arr), dtype=object)
     cache: dict = {}
     for i, value in enumerate(arr):

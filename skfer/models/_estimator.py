@@ -140,11 +140,15 @@ class EmotionCNN(ImageInputMixin, RoutedParamsMixin, ClassifierMixin, BaseEstima
     callbacks : list of skorch callbacks or (name, callback) pairs, optional
         Added to the defaults (epoch log, scheduler, early stopping).
     checkpoint_dir : path-like or None, default=None
-        Resumable training: after every epoch the weights, optimizer state and
-        history are written to this folder (skorch ``Checkpoint``), and a ``fit``
-        that finds a checkpoint there starts from it (skorch ``LoadInitState``)
-        and trains only the epochs left to reach ``max_epochs``. Use one folder
-        per training run; delete it to start afresh.
+        Resumable training: after every epoch the weights, optimizer, scheduler
+        and random-generator state and the history are written to this folder,
+        each file atomically and verified (a failed write raises ``OSError`` naming
+        the file; the previous complete set is kept until the new one is), and a
+        ``fit`` that finds a checkpoint there starts from it and trains only the
+        epochs left to reach ``max_epochs``, restoring the best epoch of the whole
+        run at the end. An incomplete or damaged set is refused with a message
+        naming the folder and file. Use one folder per training run; delete it to
+        start afresh (see ``skfer/models/_checkpoint.py``).
     random_state : int, RandomState instance or None, default=None
         Seeds weight initialisation, shuffling, augmentation and the validation
         split: with an int, CPU training is repeatable.

@@ -22,21 +22,41 @@ unpickling any code, and predicts exactly as the model that was saved.
                         faces (detector, size, margin, eye level, grayscale...); absent:
                         ``FaceCropper()`` defaults
 ``metrics``             optional: free-form dict (e.g. test accuracy)
+``checksum``            ``"sha256:<hex>"`` of the config (without this key, as canonical
+                        JSON) and of every tensor (name, dtype, shape, bytes) in key order;
+                        :func:`write_weights` always writes it, :func:`read_weights`
+                        verifies it when present
 ======================  ===============================================================
+
+A file is untrusted input: :func:`read_weights` checks the config against
+:func:`check_config` (types, :data:`LIMITS`, the ``model_kwargs`` each architecture
+may take: nothing that names a file or reaches the network) before it reads a tensor,
+then the checksum and that every floating-point tensor is finite.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import math
 import os
+import re
+from numbers import Integral, Real
 from pathlib import Path
 
+from ._backbones import PAPER_BACKBONES
+
 __all__ = [
+    "ARCHITECTURES",
     "FORMAT_VERSION",
+    "LIMITS",
+    "check_config",
     "config_tta",
     "model_config",
     "read_weights",
     "shipped_models",
+    "stamp_checksum",
+    "weights_checksum",
     "write_weights",
 ]
 
@@ -55,6 +75,43 @@ _REQUIRED = (
     "model_kwargs",
 )
 WEIGHTS_DIR = Path(__file__).with_name("weights")
+
+#: skfer's compact CNNs (``skfer/models/_compact.py``)
+COMPACT_ARCHITECTURES = ("skfer_cnn", "skfer_cnn_fast")
+#: the timm architectures :func:`~skfer.load_model` builds from a file without being
+#: told to: the compact nets, the paper's seven (:data:`PAPER_BACKBONES`) and
+#: ``resnet18`` (documented by :func:`~skfer.resolve_backbone`)
+ARCHITECTURES = (*COMPACT_ARCHITECTURES, *PAPER_BACKBONES.values(), "resnet18")
+#: bounds on a file's config, checked before anything is built
+LIMITS = {
+    "num_classes": 1000,  # output units
+    "input_size": 1024,  # pixels per side
+    "stages": 8,  # len(widths) of a compact net
+    "width": 1024,  # channels per stage
+    "depth": 8,  # convolutions per stage
+    "framing_size": 1024,  # FaceCropper size
+    "work_size": 8192,  # FaceCropper work_size
+    "n_jobs": 256,  # |FaceCropper n_jobs|
+    "label": 200,  # characters of a class name
+}
+# the model_kwargs each architecture takes from a file (timm's other options, such as
+# checkpoint_path, pretrained_cfg_overlay or pretrained, are refused)
+_COMPACT_KWARGS = ("drop_rate", "widths", "depths")
+_TIMM_KWARGS = ("drop_rate", "drop_path_rate")
+_CHECKSUM = re.compile(r"sha256:[0-9a-f]{64}$")
+
+
+def allowed_model_kwargs(architecture: str) -> tuple[str, ...]:
+    """The ``model_kwargs`` keys a weights file may give for ``architecture``.
+
+    Examples
+    --------
+    >>> allowed_model_kwargs("skfer_cnn")
+    ('drop_rate', 'widths', 'depths')
+    >>> allowed_model_kwargs("resnet18")
+    ('drop_rate', 'drop_path_rate')
+    """
+    return _COMPACT_KWARGS if architecture in COMPACT_ARCHITECTURES else _TIMM_KWARGS
 
 
 def shipped_models() -> list[str]:
@@ -87,6 +144,202 @@ def _resolve(path_or_name: str | os.PathLike) -> Path:
     )
 
 
+def _is_int(value) -> bool:
+    return isinstance(value, Integral) and not isinstance(value, bool)
+
+
+def _is_real(value) -> bool:
+    return isinstance(value, Real) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _is_scalar(value) -> bool:
+    return value is None or isinstance(value, (bool, str, int)) or _is_real(value)
+
+
+def _int_list(where, key, value, *, lo, hi, length=None) -> list:
+    if not isinstance(value, (list, tuple)) or not value:
+        raise ValueError(f"{where}: {key} must be a non-empty list of integers, got {value!r}.")
+    if length is not None and len(value) != length:
+        raise ValueError(f"{where}: {key} must have {length} entries, got {len(value)}.")
+    for v in value:
+        if not _is_int(v) or not lo <= v <= hi:
+            raise ValueError(f"{where}: {key} entries must be integers in [{lo}, {hi}], got {v!r}.")
+    return list(value)
+
+
+def _check_model_kwargs(where, architecture, kwargs) -> None:
+    if not isinstance(kwargs, dict):
+        raise ValueError(f"{where}: model_kwargs must be a JSON object.")
+    allowed = allowed_model_kwargs(architecture)
+    refused = sorted(k for k in kwargs if k not in allowed)
+    if refused:
+        raise ValueError(
+            f"{where}: model_kwargs {refused} are not accepted for architecture "
+            f"{architecture!r} (a weights file may set only {', '.join(allowed)}); "
+            "the file was not built."
+        )
+    for key in ("drop_rate", "drop_path_rate"):
+        if key in kwargs and not (_is_real(kwargs[key]) and 0 <= kwargs[key] < 1):
+            raise ValueError(f"{where}: model_kwargs {key} must be in [0, 1), got {kwargs[key]!r}.")
+    stages = None
+    if "widths" in kwargs:
+        widths = _int_list(where, "model_kwargs widths", kwargs["widths"], lo=1, hi=LIMITS["width"])
+        stages = len(widths)
+        if stages > LIMITS["stages"]:
+            raise ValueError(
+                f"{where}: model_kwargs widths has {stages} stages; at most {LIMITS['stages']}."
+            )
+    if "depths" in kwargs:
+        depths = kwargs["depths"]
+        length = 4 if stages is None else stages  # the default widths have 4 stages
+        _int_list(where, "model_kwargs depths", depths, lo=1, hi=LIMITS["depth"], length=length)
+    elif stages is not None and stages != 4:
+        raise ValueError(f"{where}: model_kwargs widths has {stages} stages but no depths.")
+
+
+_FRAMING = {  # FaceCropper parameters: check(value) -> bool, what is expected
+    "detector": (lambda v: isinstance(v, str) and 0 < len(v) <= 100, "a detector name"),
+    "align": (lambda v: isinstance(v, bool), "true or false"),
+    "grayscale": (lambda v: isinstance(v, bool), "true or false"),
+    "size": (
+        lambda v: _is_int(v) and 8 <= v <= LIMITS["framing_size"],
+        f"an integer in [8, {LIMITS['framing_size']}]",
+    ),
+    "margin": (lambda v: _is_real(v) and 0 <= v <= 10, "a number in [0, 10]"),
+    "eye_level": (lambda v: _is_real(v) and 0 < v < 1, "a number in (0, 1)"),
+    "select": (lambda v: isinstance(v, str) and len(v) <= 20, "a select mode"),
+    "on_missing": (lambda v: isinstance(v, str) and len(v) <= 20, "an on_missing mode"),
+    "min_size": (
+        lambda v: v is None or (_is_real(v) and 0 <= v <= LIMITS["work_size"]),
+        "null or a size in pixels",
+    ),
+    "work_size": (
+        lambda v: v is None or (_is_int(v) and 1 <= v <= LIMITS["work_size"]),
+        f"null or an integer in [1, {LIMITS['work_size']}]",
+    ),
+    "n_jobs": (
+        lambda v: v is None or (_is_int(v) and abs(v) <= LIMITS["n_jobs"]),
+        f"null or an integer in [-{LIMITS['n_jobs']}, {LIMITS['n_jobs']}]",
+    ),
+}
+
+
+def _check_framing(where, framing) -> None:
+    if framing is None or framing == {}:
+        return
+    if not isinstance(framing, dict):
+        raise ValueError(f"{where}: framing must be a JSON object of FaceCropper parameters.")
+    from ..faces import FaceCropper
+
+    known = FaceCropper().get_params()
+    unknown = sorted(k for k in framing if k not in known)
+    if unknown:
+        raise ValueError(
+            f"{where}: framing has parameter(s) {unknown} that FaceCropper does not have "
+            "(a file from a newer skfer?)."
+        )
+    for key, value in framing.items():
+        check, expected = _FRAMING.get(key, (_is_scalar, "a JSON scalar"))
+        if not check(value):
+            raise ValueError(f"{where}: framing {key} must be {expected}, got {value!r}.")
+
+
+def check_config(config: dict, where: str = "the weights file") -> dict:
+    """Check a weights file's config before anything is built from it.
+
+    Types and :data:`LIMITS` of every key a model is built from: ``num_classes``,
+    ``in_chans`` (1 or 3), ``input_size``, ``mean``/``std`` (finite, std > 0),
+    ``classes`` (unique, of ``classes_kind``), ``model_kwargs`` (only the keys of
+    :func:`allowed_model_kwargs`, widths and depths bounded), ``tta``, ``standardize``,
+    ``framing`` and ``checksum``. Raises ValueError naming ``where`` and the key.
+
+    Examples
+    --------
+    >>> check_config({"format_version": 1, "architecture": "skfer_cnn",
+    ...     "backbone": "skfer_cnn", "num_classes": 10**9, "in_chans": 1,
+    ...     "input_size": [48, 48], "mean": [0.5], "std": [0.25], "classes": [],
+    ...     "classes_kind": "str", "model_kwargs": {}})
+    Traceback (most recent call last):
+    ...
+    ValueError: the weights file: num_classes must be an integer in [2, 1000], got 1000000000.
+    """
+    arch = config["architecture"]
+    if not isinstance(arch, str) or not re.fullmatch(r"[A-Za-z0-9_.\-]{1,100}", arch):
+        raise ValueError(f"{where}: architecture must be a timm model name, got {arch!r}.")
+    if not isinstance(config["backbone"], str) or len(config["backbone"]) > 100:
+        raise ValueError(f"{where}: backbone must be a name, got {config['backbone']!r}.")
+    n = config["num_classes"]
+    if not _is_int(n) or not 2 <= n <= LIMITS["num_classes"]:
+        raise ValueError(
+            f"{where}: num_classes must be an integer in [2, {LIMITS['num_classes']}], got {n!r}."
+        )
+    if config["in_chans"] not in (1, 3) or isinstance(config["in_chans"], bool):
+        raise ValueError(f"{where}: in_chans must be 1 or 3, got {config['in_chans']!r}.")
+    _int_list(where, "input_size", config["input_size"], lo=1, hi=LIMITS["input_size"], length=2)
+    for key in ("mean", "std"):
+        values = config[key]
+        if (
+            not isinstance(values, (list, tuple))
+            or len(values) != config["in_chans"]
+            or not all(_is_real(v) for v in values)
+            or (key == "std" and not all(v > 0 for v in values))
+        ):
+            raise ValueError(
+                f"{where}: {key} must be {config['in_chans']} finite number(s)"
+                f"{' > 0' if key == 'std' else ''}, got {values!r}."
+            )
+    kind, classes = config["classes_kind"], config["classes"]
+    if kind not in ("str", "int"):
+        raise ValueError(f"{where}: classes_kind must be 'str' or 'int'.")
+    if not isinstance(classes, list) or len(classes) != n:
+        count = len(classes) if isinstance(classes, list) else classes
+        raise ValueError(f"{where}: {count} classes listed but num_classes is {n}.")
+    ok = (lambda c: isinstance(c, str) and len(c) <= LIMITS["label"]) if kind == "str" else _is_int
+    if not all(ok(c) for c in classes) or len(set(classes)) != len(classes):
+        raise ValueError(f"{where}: classes must be {n} distinct {kind} labels, got {classes!r}.")
+    _check_model_kwargs(where, arch, config["model_kwargs"])
+    if "tta" in config:
+        from ._inference import TTA_MODES
+
+        if not (isinstance(config["tta"], bool) or config["tta"] in TTA_MODES):
+            raise ValueError(f"{where}: tta must be true, false or one of {TTA_MODES}.")
+    if "standardize" in config and not isinstance(config["standardize"], bool):
+        raise ValueError(f"{where}: standardize must be true or false.")
+    _check_framing(where, config.get("framing"))
+    if "metrics" in config and not isinstance(config["metrics"], (dict, type(None))):
+        raise ValueError(f"{where}: metrics must be a JSON object.")
+    if "checksum" in config and not (
+        isinstance(config["checksum"], str) and _CHECKSUM.match(config["checksum"])
+    ):
+        raise ValueError(f"{where}: checksum must be 'sha256:' and 64 hex digits.")
+    return config
+
+
+def weights_checksum(state_dict: dict, config: dict) -> str:
+    """``"sha256:<hex>"`` of ``config`` (without ``checksum``, as canonical JSON) and of
+    every tensor's name, dtype, shape and bytes, in key order.
+
+    Examples
+    --------
+    >>> import torch
+    >>> a = weights_checksum({"w": torch.zeros(2)}, {"classes": ["a", "b"]})
+    >>> a == weights_checksum({"w": torch.zeros(2)}, {"classes": ["a", "b"], "checksum": a})
+    True
+    >>> a == weights_checksum({"w": torch.tensor([0.0, 1e-45])}, {"classes": ["a", "b"]})
+    False
+    """
+    import torch
+
+    digest = hashlib.sha256()
+    meta = json.loads(json.dumps({k: v for k, v in config.items() if k != "checksum"}))
+    digest.update(json.dumps(meta, sort_keys=True, separators=(",", ":")).encode())
+    for key in sorted(state_dict):
+        tensor = state_dict[key].detach().to("cpu").contiguous()
+        digest.update(f"\0{key}\0{tensor.dtype}\0{tuple(tensor.shape)}\0".encode())
+        digest.update(tensor.reshape(-1).view(torch.uint8).numpy())
+    return "sha256:" + digest.hexdigest()
+
+
 def write_weights(path: str | os.PathLike, state_dict: dict, config: dict) -> Path:
     """Write ``state_dict`` and ``config`` to ``path`` in skfer's format (atomically).
 
@@ -97,7 +350,8 @@ def write_weights(path: str | os.PathLike, state_dict: dict, config: dict) -> Pa
     state_dict : dict of str to torch.Tensor
         Moved to the CPU; tensors sharing memory are copied apart.
     config : dict
-        JSON-serialisable, with the keys of the module docstring.
+        JSON-serialisable, with the keys of the module docstring. Its ``checksum`` is
+        (re)computed (see :func:`weights_checksum`).
 
     Returns
     -------
@@ -108,6 +362,7 @@ def write_weights(path: str | os.PathLike, state_dict: dict, config: dict) -> Pa
     missing = [k for k in _REQUIRED if k not in config]
     if missing:
         raise ValueError(f"config lacks the key(s) {missing}.")
+    config = {k: v for k, v in config.items() if k != "checksum"}
     tensors, seen = {}, set()
     for key, value in state_dict.items():
         tensor = value.detach().to("cpu").contiguous()
@@ -116,11 +371,14 @@ def write_weights(path: str | os.PathLike, state_dict: dict, config: dict) -> Pa
             tensor = tensor.clone()
         seen.add(ptr)
         tensors[key] = tensor
+    config["checksum"] = weights_checksum(tensors, config)
     path = Path(path).expanduser()
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
     try:
         save_file(tensors, str(tmp), metadata={"skfer": json.dumps(config)})
+        # safetensors creates 0600 files: keep the mode of the file replaced, else 0644
+        os.chmod(tmp, path.stat().st_mode & 0o777 if path.exists() else 0o644)
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
@@ -145,7 +403,9 @@ def read_weights(path_or_name: str | os.PathLike) -> tuple[dict, dict]:
     FileNotFoundError
         Neither a file nor a shipped name.
     ValueError
-        Truncated or corrupt file, no or invalid skfer metadata, a newer format.
+        Truncated or corrupt file, no or invalid skfer metadata, a newer format, a
+        config outside :func:`check_config`'s bounds, a checksum that does not match,
+        a tensor with NaN or infinite values.
     """
     from safetensors import safe_open
 
@@ -153,12 +413,42 @@ def read_weights(path_or_name: str | os.PathLike) -> tuple[dict, dict]:
     where = repr(str(path))
     try:
         with safe_open(str(path), framework="pt", device="cpu") as fh:
-            metadata = fh.metadata() or {}
-            state = {key: fh.get_tensor(key) for key in fh.keys()}
+            try:  # the config is checked before any tensor is read
+                config, problem = _read_config(fh.metadata() or {}, where), None
+            except ValueError as exc:
+                problem = exc
+            else:
+                state = {key: fh.get_tensor(key) for key in fh.keys()}
     except Exception as exc:
         raise ValueError(
             f"{where} is not a readable safetensors file (truncated or corrupt?): {exc}"
         ) from exc
+    if problem is not None:
+        raise problem
+    if "checksum" in config and weights_checksum(state, config) != config["checksum"]:
+        raise ValueError(
+            f"{where}: checksum mismatch: the tensors or the metadata are not those that "
+            "were saved (the file is damaged or was altered)."
+        )
+    _check_finite(state, where)
+    return state, config
+
+
+def _check_finite(state: dict, where: str) -> None:
+    import torch
+
+    for key, tensor in state.items():
+        if (tensor.is_floating_point() or tensor.is_complex()) and not bool(
+            torch.isfinite(tensor).all()
+        ):
+            bad = int((~torch.isfinite(tensor)).sum())
+            raise ValueError(
+                f"{where}: tensor {key!r} holds {bad} NaN or infinite value(s); the weights "
+                "are unusable."
+            )
+
+
+def _read_config(metadata: dict, where: str) -> dict:
     if "skfer" not in metadata:
         raise ValueError(
             f"{where} has no skfer metadata: it is not a model saved by EmotionCNN.save. "
@@ -174,19 +464,30 @@ def read_weights(path_or_name: str | os.PathLike) -> tuple[dict, dict]:
     if missing:
         raise ValueError(f"{where}: skfer metadata lacks the key(s) {missing}.")
     version = config["format_version"]
-    if not isinstance(version, int) or version > FORMAT_VERSION:
+    if not _is_int(version) or not 1 <= version <= FORMAT_VERSION:
         raise ValueError(
             f"{where} uses skfer weight format {version!r}; this skfer reads format "
             f"{FORMAT_VERSION}. Upgrade skfer."
         )
-    if config["classes_kind"] not in ("str", "int"):
-        raise ValueError(f"{where}: classes_kind must be 'str' or 'int'.")
-    if len(config["classes"]) != config["num_classes"]:
-        raise ValueError(
-            f"{where}: {len(config['classes'])} classes listed but num_classes is "
-            f"{config['num_classes']}."
-        )
-    return state, config
+    return check_config(config, where)
+
+
+def stamp_checksum(path: str | os.PathLike) -> Path:
+    """Add (or refresh) the checksum of an skfer weights file, in place and atomically.
+
+    The file is read with :func:`read_weights` (so a checksum it already has must match)
+    and written back by :func:`write_weights`: same tensors, same config plus
+    ``checksum``.
+
+    Examples
+    --------
+    ``python -c "from skfer.models._io import stamp_checksum as s; s('m.safetensors')"``
+    """
+    path = Path(os.fspath(path)).expanduser()
+    if not path.is_file():
+        raise FileNotFoundError(f"No weights file {str(path)!r}.")
+    state, config = read_weights(path)
+    return write_weights(path, state, config)
 
 
 def model_config(model, *, metrics: dict | None = None, framing: dict | None = None) -> dict:

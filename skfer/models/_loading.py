@@ -6,15 +6,15 @@ import os
 
 import numpy as np
 
-from ._backbones import resolve_backbone
+from ._backbones import create_backbone, resolve_backbone
 from ._estimator import EmotionCNN
-from ._io import config_tta, read_weights
+from ._io import ARCHITECTURES, config_tta, read_weights
 from ._torch import Preprocess, resolve_device
 
 __all__ = ["load_model", "model_from_weights"]
 
 
-def load_model(model, *, device: str = "auto", with_cropper: bool = False):
+def load_model(model, *, device: str = "auto", with_cropper: bool = False, allow_architectures=()):
     """Load a fitted :class:`~skfer.EmotionCNN` by name or file, or check a fitted model.
 
     Every prediction path (Python, ``skfer`` CLI, :func:`~skfer.analyze_video`, Dask
@@ -36,6 +36,11 @@ def load_model(model, *, device: str = "auto", with_cropper: bool = False):
         Return ``skfer.Pipeline([FaceCropper(...), model])`` instead of the bare
         classifier: a model that predicts from whole images and frames, framed as
         the model's faces were (``model.framing_``, see :meth:`EmotionCNN.cropper`).
+    allow_architectures : iterable of str, default=()
+        timm architectures to build from a file beyond skfer's own list
+        (``skfer.models._io.ARCHITECTURES``: the compact nets, the paper's seven and
+        ``resnet18``), e.g. ``["efficientnet_b0"]`` for a model you trained on it.
+        Only for files you trust; every other check still applies.
 
     Returns
     -------
@@ -47,7 +52,10 @@ def load_model(model, *, device: str = "auto", with_cropper: bool = False):
     FileNotFoundError
         Neither a file nor a shipped name.
     ValueError
-        Truncated file, missing metadata, weights that do not fit the architecture,
+        Truncated file, missing metadata, an architecture outside the list, a config
+        out of bounds or with ``model_kwargs`` a file may not set, a checksum that
+        does not match, NaN or infinite weights, weights that do not fit the
+        architecture (checked on PyTorch's meta device, before memory is allocated),
         or an object that is not a fitted classifier.
 
     Examples
@@ -69,7 +77,9 @@ def load_model(model, *, device: str = "auto", with_cropper: bool = False):
     ['facecropper', 'emotioncnn']
     """
     if isinstance(model, (str, os.PathLike)):
-        model = model_from_weights(*read_weights(model), device=device)
+        model = model_from_weights(
+            *read_weights(model), device=device, allow_architectures=allow_architectures
+        )
     else:
         missing = [attr for attr in ("predict_proba", "classes_") if not hasattr(model, attr)]
         if missing:
@@ -90,18 +100,34 @@ def load_model(model, *, device: str = "auto", with_cropper: bool = False):
     return make_pipeline(cropper, model)
 
 
-def model_from_weights(state: dict, config: dict, *, device: str = "auto") -> EmotionCNN:
-    """Build a fitted estimator from a state dict and an skfer config (see ``_io``)."""
+def model_from_weights(
+    state: dict, config: dict, *, device: str = "auto", allow_architectures=()
+) -> EmotionCNN:
+    """Build a fitted estimator from a state dict and a checked skfer config (see
+    ``_io.read_weights``): only architectures of ``_io.ARCHITECTURES`` or
+    ``allow_architectures``, and only once the weights are known to fit it."""
     import timm
 
     from . import _compact  # noqa: F401  (registers skfer_* with timm)
 
     arch = config["architecture"]
+    if isinstance(allow_architectures, str):
+        allow_architectures = [allow_architectures]
+    extra = list(allow_architectures or ())
+    if not all(isinstance(a, str) for a in extra):
+        raise ValueError(f"allow_architectures must be names, got {allow_architectures!r}.")
+    if arch not in ARCHITECTURES and arch not in extra:
+        raise ValueError(
+            f"The weights are for architecture {arch!r}, which skfer does not build from a "
+            f"file unless told to (it builds {', '.join(ARCHITECTURES)}). If you trust the "
+            f"file, load it with load_model(..., allow_architectures=[{arch!r}])."
+        )
     if not timm.is_model(arch):
         raise ValueError(
             f"The weights are for architecture {arch!r}, which this timm "
             f"({timm.__version__}) does not have."
         )
+    _check_state_fits(arch, config, state)
     backbone = config["backbone"]
     try:
         if resolve_backbone(backbone) != arch:
@@ -141,3 +167,41 @@ def model_from_weights(state: dict, config: dict, *, device: str = "auto") -> Em
     est.module_ = est._build_module(state)
     est._device_param = device
     return est
+
+
+def _check_state_fits(arch: str, config: dict, state: dict) -> None:
+    """The state must match the architecture tensor for tensor, checked on the meta
+    device (no memory): the real network, built next, is then no larger than the
+    file's tensors."""
+    import torch
+
+    num_classes, in_chans = int(config["num_classes"]), int(config["in_chans"])
+    try:
+        with torch.device("meta"):
+            model = create_backbone(
+                arch, num_classes=num_classes, in_chans=in_chans, **config["model_kwargs"]
+            )
+    except (RuntimeError, NotImplementedError):  # cannot be built on meta: checked on load
+        return
+    own = {key: tuple(value.shape) for key, value in model.state_dict().items()}
+    missing = [k for k in own if k not in state]
+    unexpected = [k for k in state if k not in own]
+    shapes = [
+        f"{k} {tuple(v.shape)} vs {own[k]}"
+        for k, v in state.items()
+        if k in own and tuple(v.shape) != own[k]
+    ]
+    if missing or unexpected or shapes:
+        parts = [
+            f"{label} {', '.join(items[:4])}{' ...' if len(items) > 4 else ''}"
+            for label, items in (
+                ("missing", missing),
+                ("unexpected", unexpected),
+                ("shape mismatch", shapes),
+            )
+            if items
+        ]
+        raise ValueError(
+            f"The weights do not fit architecture {arch!r} with {num_classes} classes and "
+            f"{in_chans} input channel(s): {'; '.join(parts)}."
+        )

@@ -2,8 +2,11 @@
 
 ``EmotionCNN(pretrained=True)`` looks for the architecture's weights in the
 Hugging Face and torch-hub caches first; only when they are absent, the hub is
-reachable and ``HF_HUB_OFFLINE`` is unset does timm download them. Otherwise it
-fails within seconds and says how to supply the weights.
+reachable and ``HF_HUB_OFFLINE`` is unset does timm download them. "Reachable"
+means the hub answers an HTTP(S) request (TCP, TLS and an HTTP status line) within
+3 seconds in all, name lookup included: a host that accepts connections but never
+completes TLS, or never answers, counts as unreachable. Otherwise it fails within
+seconds and says how to supply the weights.
 ``pretrained="path"`` loads a local safetensors file or torch state dict in timm's
 layout (a timm model's ``state_dict``, timm's hub files, or an skfer model file).
 In every case the classifier head is re-initialised for the new classes and the
@@ -13,13 +16,13 @@ first convolution is adapted to the input channels.
 from __future__ import annotations
 
 import os
-import socket
 import threading
 from pathlib import Path
 from urllib.parse import urlparse
 
 __all__ = ["create_pretrained_backbone", "load_state_dict_file"]
 
+#: Seconds the hub has to answer the reachability probe, everything included.
 _PROBE_TIMEOUT = 3.0
 
 
@@ -146,32 +149,74 @@ def _torch_hub_cached_file(cfg: dict) -> str | None:
     return str(path) if path.is_file() else None
 
 
-def _reachable(host: str, port: int = 443, timeout: float = _PROBE_TIMEOUT) -> bool:
-    """Whether ``host`` accepts a TCP connection, deciding within ``timeout`` seconds
-    (DNS included: the probe runs in a daemon thread)."""
+def _reachable(
+    host: str, port: int = 443, timeout: float = _PROBE_TIMEOUT, *, scheme: str = "https"
+) -> bool:
+    """Whether ``scheme://host:port/`` answers an HTTP HEAD request (any status),
+    deciding within ``timeout`` seconds in all: name lookup, TCP connect, TLS handshake
+    and the response's first line (the probe runs in a daemon thread that is given up
+    on at the deadline; each socket operation also times out). Proxies in the
+    environment are used, as the download would use them."""
+    import urllib.error
+    import urllib.request
+
+    url = f"{scheme}://{host}:{port}/"
     result: list[bool] = []
 
     def probe():
+        request = urllib.request.Request(url, method="HEAD", headers={"User-Agent": "skfer"})
         try:
-            with socket.create_connection((host, port), timeout=timeout):
+            with urllib.request.urlopen(request, timeout=timeout):
                 result.append(True)
-        except OSError:
+        except urllib.error.HTTPError:  # an HTTP answer, even 4xx/5xx: the host talks
+            result.append(True)
+        except Exception:  # noqa: BLE001 - refused, timed out, TLS failure, bad answer
             result.append(False)
 
-    thread = threading.Thread(target=probe, daemon=True)
+    thread = threading.Thread(target=probe, name="skfer-hub-probe", daemon=True)
     thread.start()
-    thread.join(timeout + 0.5)
+    thread.join(timeout)
     return bool(result and result[0])
 
 
-def _download_hosts(cfg: dict) -> list[str]:
-    hosts = []
+def _hub_endpoint() -> str:
+    """The Hugging Face endpoint a download would use (``HF_ENDPOINT``)."""
+    endpoint = os.environ.get("HF_ENDPOINT")
+    if not endpoint:
+        try:
+            from huggingface_hub import constants
+
+            endpoint = constants.ENDPOINT
+        except ImportError:  # pragma: no cover - timm depends on huggingface_hub
+            endpoint = None
+    return endpoint or "https://huggingface.co"
+
+
+def _download_hosts(cfg: dict) -> list[tuple[str, int, str]]:
+    """``(host, port, scheme)`` of the place timm would download ``cfg``'s weights from:
+    the Hugging Face hub when the weights are there (timm prefers it), else their URL."""
+    urls = []
     if cfg.get("hf_hub_id"):
-        endpoint = os.environ.get("HF_ENDPOINT", "https://huggingface.co")
-        hosts.append(urlparse(endpoint).hostname or "huggingface.co")
-    if cfg.get("url"):
-        hosts.append(urlparse(cfg["url"]).hostname)
-    return [h for h in hosts if h]
+        urls.append(_hub_endpoint())
+    elif cfg.get("url"):
+        urls.append(cfg["url"])
+    hosts = []
+    for url in urls:
+        parts = urlparse(url)
+        scheme = parts.scheme or "https"
+        try:
+            port = parts.port or (80 if scheme == "http" else 443)
+        except ValueError:  # a malformed port: unreachable by definition
+            port = 0
+        if parts.hostname:
+            hosts.append((parts.hostname, port, scheme))
+    return hosts
+
+
+def _probe(host: str, port: int, scheme: str) -> bool:
+    if (port, scheme) == (443, "https"):
+        return _reachable(host)
+    return _reachable(host, port, scheme=scheme)
 
 
 def create_pretrained_backbone(
@@ -221,8 +266,13 @@ def create_pretrained_backbone(
                 os.environ.get("TIMM_OFFLINE")
             )
             hosts = _download_hosts(pcfg)
-            if offline or not any(_reachable(h) for h in hosts):
-                why = "HF_HUB_OFFLINE is set" if offline else f"{', '.join(hosts)} unreachable"
+            if offline or not any(_probe(*h) for h in hosts):
+                names = ", ".join(f"{s}://{h}:{p}" for h, p, s in hosts) or "no download URL"
+                why = (
+                    "HF_HUB_OFFLINE is set"
+                    if offline
+                    else f"{names} unreachable: no HTTP answer within {_PROBE_TIMEOUT:g} s"
+                )
                 raise RuntimeError(
                     f"No pretrained weights for {architecture!r} in the local caches "
                     f"(Hugging Face hub cache, torch hub {_torch_hub_dir()}) and no download "

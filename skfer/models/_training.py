@@ -6,10 +6,8 @@ Functions take the estimator whose (validated) parameters they read.
 
 from __future__ import annotations
 
-import json
 import os
 from numbers import Integral
-from pathlib import Path
 
 import numpy as np
 from sklearn.utils.multiclass import check_classification_targets
@@ -40,6 +38,9 @@ __all__ = [
 
 
 def check_y(y, n_images: int) -> np.ndarray:
+    from .._targets import check_label_values
+
+    check_label_values(y)  # before np.asarray makes [0, "happy"] strings, NaN 'nan'
     y = np.asarray(y)
     if y.ndim == 0:
         raise ValueError(f"y must be a 1-d array of labels, got the scalar {y!r}.")
@@ -188,6 +189,16 @@ def make_callbacks(est, *, validation: bool) -> list:
 
     monitor, mode = ("valid_acc", "max") if validation else ("train_loss", "min")
     callbacks = []
+    Stopper = EarlyStopping
+    if est.checkpoint_dir is not None:
+        # first: it loads the checkpoint before the others start (the schedulers and
+        # early stopping read the history), and saves each epoch before early stopping
+        # or a user's callback can end the run
+        from ._checkpoint import ResumableEarlyStopping, SafeCheckpoint
+
+        checkpoint = SafeCheckpoint(dirname=os.fspath(est.checkpoint_dir))
+        callbacks.append(("checkpoint", checkpoint))
+        Stopper = ResumableEarlyStopping
     if est.lr_patience is not None and est.lr_schedule == "plateau":
         scheduler = LRScheduler(
             policy="ReduceLROnPlateau",
@@ -198,7 +209,7 @@ def make_callbacks(est, *, validation: bool) -> list:
         )
         callbacks.append(("lr_scheduler", scheduler))
     if est.early_stopping is not None and validation:
-        stopper = EarlyStopping(
+        stopper = Stopper(
             monitor="valid_acc",
             lower_is_better=False,
             patience=est.early_stopping,
@@ -207,20 +218,6 @@ def make_callbacks(est, *, validation: bool) -> list:
         callbacks.append(("early_stopping", stopper))
     if est.verbose and est.verbose >= 2:
         callbacks.append(("progress_bar", ProgressBar()))
-    if est.checkpoint_dir is not None:
-        from skorch.callbacks import Checkpoint, LoadInitState
-
-        checkpoint = Checkpoint(
-            monitor=None,  # every epoch: a resumed run loses at most one epoch
-            dirname=os.fspath(est.checkpoint_dir),
-            f_params="params.pt",
-            f_optimizer="optimizer.pt",
-            f_criterion=None,
-            f_history="history.json",
-            f_pickle=None,
-        )
-        callbacks.append(("checkpoint", checkpoint))
-        callbacks.append(("load_checkpoint", LoadInitState(checkpoint)))
     if est.lr_schedule == "warmup-cosine":  # after the checkpoint: it reads the history
         from ._schedule import WarmupCosine
 
@@ -229,20 +226,24 @@ def make_callbacks(est, *, validation: bool) -> list:
 
 
 def checkpointed_epochs(est) -> int:
-    """Epochs already trained according to ``checkpoint_dir`` (0 without one)."""
+    """Epochs already trained according to ``checkpoint_dir`` (0 without one).
+
+    ``max_epochs`` (nothing left to train) when early stopping had ended the run. Raises
+    ValueError, naming the folder and the file, for an incomplete or damaged checkpoint
+    (see ``_checkpoint.read_checkpoint``).
+    """
     if est.checkpoint_dir is None:
         return 0
-    path = Path(os.fspath(est.checkpoint_dir)).expanduser() / "history.json"
-    if not path.is_file():
+    from ._checkpoint import read_checkpoint, replay_early_stopping
+
+    found = read_checkpoint(est.checkpoint_dir)
+    if found is None:
         return 0
-    try:
-        history = json.loads(path.read_text())
-    except (OSError, ValueError) as exc:
-        raise ValueError(
-            f"checkpoint_dir {os.fspath(est.checkpoint_dir)!r}: cannot read "
-            f"{path.name} ({exc}); delete the folder to start afresh."
-        ) from exc
-    return len(history) if isinstance(history, list) else 0
+    if est.early_stopping is not None and est.validation is not None:
+        state = replay_early_stopping(found.history, patience=est.early_stopping)
+        if state["stopped"]:
+            return max(found.epoch, est.max_epochs)
+    return found.epoch
 
 
 def create_module(est, arch, num_classes, in_chans, module_kwargs):

@@ -18,7 +18,7 @@ import numpy as np
 
 from ..emotions import VALENCE_AROUSAL, normalize_emotion
 from ..faces import resolve_detector
-from ._frames import check_sampling, open_video, read_sampled
+from ._frames import ReadReport, check_sampling, open_video, read_sampled
 from ._tracking import FaceTracker, ShotCuts
 
 __all__ = ["IMAGE_MODEL", "VIDEO_MODEL", "analyze_images", "analyze_video"]
@@ -295,7 +295,10 @@ def analyze_video(
         empty table with these columns. ``timeline.attrs`` records ``source``,
         ``fps``, ``step`` (seconds between samples), ``duration``, ``n_sampled``
         (frames analysed), ``scheme``, ``labels``, ``detector`` (as resolved, e.g.
-        ``"yunet"``) and ``framing`` (the cropper's parameters).
+        ``"yunet"``), ``framing`` (the cropper's parameters), ``complete`` (False
+        for a truncated or corrupted film read only in part), ``covered``
+        (``[start, end]`` in seconds: the part of the film that was read, a list so
+        that it survives Parquet and JSON) and ``damage`` (what was missing, or None).
 
     Raises
     ------
@@ -303,6 +306,13 @@ def analyze_video(
         If ``path`` or a model file does not exist.
     ValueError
         For a file that is empty or not a readable video, or invalid arguments.
+
+    Warns
+    -----
+    UserWarning
+        For a film the decoder stops reading before its container's end (truncated
+        or corrupted): the message names the film and the range read; the timeline
+        holds that range, with ``attrs["complete"]`` False.
 
     See Also
     --------
@@ -346,9 +356,15 @@ def analyze_video(
             leave=True,
         )
     n_sampled = 0
+    report = ReadReport()
     try:
         frames = read_sampled(
-            capture, info, every=every, every_n=every_n, on_frame=bar.update if bar else None
+            capture,
+            info,
+            every=every,
+            every_n=every_n,
+            on_frame=bar.update if bar else None,
+            report=report,
         )
         for index, time, frame in frames:
             n_sampled += 1
@@ -377,6 +393,9 @@ def analyze_video(
         detector=resolve_detector(cropper.detector),
         framing=cropper.get_params(),
         adapt=classifier.adapt,
+        complete=report.complete,
+        covered=report.covered,
+        damage=report.message,
     )
     return timeline
 
@@ -393,6 +412,7 @@ def analyze_images(
     landmarks: bool | None = None,
     crop_size: int | None = None,
     adapt: str | None = None,
+    on_missing: str = "skip",
 ):
     """Every face in still images with its emotion: the one-frame case of :func:`analyze_video`.
 
@@ -406,13 +426,23 @@ def analyze_images(
     adapt : "batchnorm" or None, default=None
         As :func:`analyze_video`, with all images as one domain (say, frames of one
         film).
+    on_missing : {"skip", "full", "center", "raise"}, default="skip"
+        An image where no face is found (or under 8 px on a side, too small to
+        search): ``"skip"`` reports it with no emotion, ``"full"`` classifies the
+        whole image resized as if it were a face, ``"center"`` its central square
+        (both as :class:`~skfer.FaceCropper`'s ``on_missing``, for pre-cropped
+        faces), ``"raise"`` raises ``ValueError`` naming ``images[i]``.
 
     Returns
     -------
     pandas.DataFrame
         One row per face: ``image`` (position in ``images``), ``face`` (0 = largest in
-        its image), ``x, y, w, h, score``, one probability column per scheme label,
-        ``label``, ``valence``, ``arousal``. Images without faces add no row.
+        its image), ``face_found`` (True), ``x, y, w, h, score``, one probability
+        column per scheme label, ``label``, ``valence``, ``arousal``. An image
+        without faces has one row with ``face`` -1 and ``face_found`` False: with
+        ``on_missing="skip"`` its box, probabilities, ``label`` and valence/arousal
+        are missing (NaN / None); with ``"full"`` or ``"center"`` they are those of
+        the whole image or its centre (box in image pixels, ``score`` NaN).
 
     Examples
     --------
@@ -437,6 +467,8 @@ def analyze_images(
         raise ValueError(
             "images must be a sequence of images or paths; wrap a single image or path in a list."
         )
+    if on_missing not in ON_MISSING:
+        raise ValueError(f"on_missing must be one of {ON_MISSING}; got {on_missing!r}.")
     cropper, model = cropper_and_classifier(
         model,
         IMAGE_MODEL,
@@ -446,7 +478,9 @@ def analyze_images(
         align=landmarks,
         size=crop_size,
     )
+    whole = None if on_missing == "skip" else cropper_with(cropper, on_missing=on_missing)
     classifier = FaceClassifier(model, scheme=scheme, batch_size=batch_size, adapt=adapt)
+    faceless = []
     for i, image in enumerate(images):
         if isinstance(image, (str, os.PathLike)):
             image = read_image(image)
@@ -456,4 +490,44 @@ def analyze_images(
         if faces:
             rows = [(i, k, *_box_row(f)) for k, f in enumerate(faces)]
             classifier.add(rows, crops)
-    return classifier.table(["image", "face"])
+        elif whole is None:
+            faceless.append(i)
+        else:  # the whole image (or its centre) as the face: FaceCropper's fallback
+            crop = whole._fallback(whole._colour(image), f"images[{i}]")
+            classifier.add([(i, -1, *_whole_box(image.shape, on_missing), np.nan)], [crop])
+    return _flag_faceless(classifier.table(["image", "face"]), faceless)
+
+
+#: What :func:`analyze_images` does with an image where no face is found.
+ON_MISSING = ("skip", "full", "center", "raise")
+
+
+def cropper_with(cropper, **params):
+    from sklearn.base import clone
+
+    return clone(cropper).set_params(**params).fit()
+
+
+def _whole_box(shape, on_missing: str) -> tuple:
+    """The box (x, y, w, h) FaceCropper's ``on_missing`` fallback classifies."""
+    h, w = shape[:2]
+    if on_missing == "center":
+        side = min(h, w)
+        return ((w - side) // 2, (h - side) // 2, side, side)
+    return (0, 0, w, h)
+
+
+def _flag_faceless(table, faceless: list[int]):
+    """``table`` with a ``face_found`` column and one row per faceless image (no emotion)."""
+    import pandas as pd
+
+    if faceless:
+        empty = pd.DataFrame(index=range(len(faceless)), columns=table.columns)
+        empty["image"], empty["face"] = faceless, -1
+        empty = empty.astype({c: table[c].dtype for c in table.columns if c != "label"})
+        empty["label"] = None
+        table = table.astype({"label": object}) if table.empty else table
+        table = pd.concat([table, empty], ignore_index=True)
+        table = table.sort_values("image", kind="stable", ignore_index=True)
+    table.insert(table.columns.get_loc("face") + 1, "face_found", table["face"] >= 0)
+    return table

@@ -3,20 +3,26 @@
 OpenCV's :class:`cv2.VideoCapture` decodes the file as a stream; only the current
 frame is ever held, so memory does not grow with the film's length. Frames that
 are not sampled are only grabbed (decoded, not converted to RGB).
+
+Times are the decoder's presentation timestamps (``CAP_PROP_POS_MSEC``), so
+variable-frame-rate films are timed right. A read that ends before the container
+says the film ends (a truncated or corrupted file) is reported: a ``UserWarning``
+naming the film and the time range that was read, and a :class:`ReadReport`.
 """
 
 from __future__ import annotations
 
 import math
 import os
+import warnings
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from numbers import Integral, Real
 from pathlib import Path
 
 import numpy as np
 
-__all__ = ["VideoInfo", "iter_frames", "open_video", "read_sampled"]
+__all__ = ["ReadReport", "VideoInfo", "iter_frames", "open_video", "read_sampled"]
 
 
 @dataclass(frozen=True)
@@ -144,10 +150,11 @@ def iter_frames(
     path : path-like
         Any file OpenCV's FFmpeg backend decodes (mp4, avi, mkv, mov...).
     every : float, default=0.5
-        Sample the first frame of every ``every``-second slot: frames ``i`` with
-        ``floor(i / fps / every)`` larger than the previous frame's. A clip of ``d``
-        seconds gives ``ceil(d / every)`` frames when ``every`` is a multiple of the
-        frame period.
+        Sample the first frame of every ``every``-second slot: frames with
+        ``floor(time / every)`` larger than the previous frame's, ``time`` being the
+        decoder's timestamp, so sampling follows real time in variable-frame-rate
+        films too. A constant-rate clip of ``d`` seconds gives ``ceil(d / every)``
+        frames when ``every`` is a multiple of the frame period.
     every_n_frames : int, optional
         Sample frames ``0, k, 2k...`` instead; takes precedence over ``every``.
     on_frame : callable, optional
@@ -157,7 +164,9 @@ def iter_frames(
     ------
     index : int
     time : float
-        ``index / fps``; the decoder's timestamp when the file gives no frame rate.
+        The frame's presentation time in seconds, from the decoder
+        (``CAP_PROP_POS_MSEC``): exactly ``index / fps`` in a constant-rate film;
+        a frame without a timestamp gets the previous frame's time plus ``1 / fps``.
     frame : ndarray of shape (H, W, 3), uint8 RGB
         A fresh array each time: keep it only as long as you need it.
 
@@ -165,6 +174,13 @@ def iter_frames(
     ------
     FileNotFoundError, ValueError
         As :func:`open_video`, and ``ValueError`` for invalid sampling arguments.
+
+    Warns
+    -----
+    UserWarning
+        When the film has been read to the end and the read fell short of what the
+        container says (a truncated or corrupted file): the message names the film
+        and the time range read (see :class:`ReadReport`).
 
     Examples
     --------
@@ -182,19 +198,123 @@ def iter_frames(
     yield from read_sampled(capture, info, every=every, every_n=every_n, on_frame=on_frame)
 
 
+@dataclass
+class ReadReport:
+    """How much of a film a read covered, filled in by :func:`read_sampled` at the end.
+
+    Attributes
+    ----------
+    n_decoded : int
+        Frames the decoder gave.
+    n_failed : int
+        Sampled frames the decoder could not convert to an image.
+    covered : list of 2 floats
+        ``[start, end]`` in seconds: the first frame's time and the end of the last
+        frame (its time plus its duration). ``[0.0, 0.0]`` before the read ends.
+    complete : bool
+        False when the read fell short of the container: fewer frames than its frame
+        count (exactly, for the containers that store one: MP4/MOV and AVI; else
+        beyond a tolerance of ``max(2, 1 %)``, the count being an estimate from the
+        duration), an end more than two frame periods before its duration, or
+        decoder failures. True when the container gives neither count nor duration
+        and nothing failed.
+    message : str or None
+        What was missing, naming the film (the text of the warning); None if complete.
+    """
+
+    n_decoded: int = 0
+    n_failed: int = 0
+    covered: list = field(default_factory=lambda: [0.0, 0.0])
+    complete: bool = True
+    message: str | None = None
+
+
+#: Containers whose header stores the frame count (MP4/MOV sample tables, AVI headers);
+#: elsewhere (Matroska, WebM, MPEG-TS...) OpenCV estimates it from duration and rate.
+_COUNTED = {".mp4", ".m4v", ".mov", ".3gp", ".3g2", ".avi"}
+
+
+class _Clock:
+    """Frame times from the decoder's presentation timestamps.
+
+    A frame whose timestamp agrees with ``index / fps`` to a millisecond (Matroska
+    stores milliseconds) gets ``index / fps`` exactly, so constant-rate films keep
+    their exact times; a frame without a usable timestamp (missing, or not after the
+    previous one) gets the previous time plus one nominal frame period.
+    """
+
+    def __init__(self, fps: float):
+        self.fps = fps
+        self.previous: float | None = None
+        self.gap = 1.0 / fps if fps > 0 else 0.0  # duration of the latest frame
+
+    def time(self, msec, index: int) -> float:
+        decoded = float(msec) / 1000.0 if msec is not None else math.nan
+        nominal = index / self.fps if self.fps > 0 else math.nan
+        if abs(decoded - nominal) <= min(1e-3, 0.25 / self.fps):
+            time = nominal
+        elif (
+            math.isfinite(decoded)
+            and decoded >= 0
+            and (self.previous is None or decoded > self.previous)
+        ):
+            time = round(decoded, 6)
+        elif self.previous is None:
+            time = 0.0
+        else:
+            time = self.previous + (1.0 / self.fps if self.fps > 0 else 0.0)
+        if self.previous is not None and time > self.previous:
+            self.gap = time - self.previous
+        self.previous = time
+        return time
+
+
+def _check_complete(info: VideoInfo, report: ReadReport, start: float, end: float) -> None:
+    """Compare what was read with the container's frame count and duration."""
+    report.covered = [round(float(start), 6), round(float(end), 6)]
+    problems = []
+    n = info.n_frames
+    exact = Path(info.path).suffix.lower() in _COUNTED
+    if n > 0 and report.n_decoded < n - (0 if exact else max(2, math.ceil(0.01 * n))):
+        problems.append(f"decoded {report.n_decoded} of its {n} frames")
+    duration = info.duration
+    if math.isfinite(duration) and end < duration - 2.0 / info.fps - 1e-6:
+        problems.append(f"the frames end at {end:.2f} s of {duration:.2f} s")
+    if report.n_failed:
+        problems.append(f"{report.n_failed} frame(s) failed to decode")
+    if problems:
+        report.complete = False
+        report.message = (
+            f"Video {info.path!r} is damaged or truncated: {', '.join(problems)}; "
+            f"the results cover only the frames read, spanning {start:.2f}-{end:.2f} s."
+        )
+
+
 def read_sampled(
-    capture, info: VideoInfo, *, every: float | None, every_n: int | None, on_frame=None
+    capture,
+    info: VideoInfo,
+    *,
+    every: float | None,
+    every_n: int | None,
+    on_frame=None,
+    report: ReadReport | None = None,
 ) -> Iterator[tuple[int, float, np.ndarray]]:
-    """The loop of :func:`iter_frames` over an opened capture, which it releases."""
+    """The loop of :func:`iter_frames` over an opened capture, which it releases.
+
+    When the film has been read to its last decodable frame, ``report`` (a
+    :class:`ReadReport`) is filled in; if the read fell short of the container a
+    ``UserWarning`` with :attr:`ReadReport.message` is issued.
+    """
     import cv2
 
+    report = ReadReport() if report is None else report
+    clock = _Clock(info.fps)
     try:
-        index, last_slot = 0, -1
+        index, last_slot, start = 0, -1, 0.0
         while capture.grab():
-            if info.fps > 0:
-                time = index / info.fps
-            else:  # no frame rate in the header: the decoder's timestamp
-                time = float(capture.get(cv2.CAP_PROP_POS_MSEC) or 0.0) / 1000.0
+            time = clock.time(capture.get(cv2.CAP_PROP_POS_MSEC), index)
+            if index == 0:
+                start = time
             slot = _sample_slot(index, time, every, every_n)
             rgb = None
             if slot > last_slot:
@@ -203,6 +323,8 @@ def read_sampled(
                     last_slot = slot
                     code = cv2.COLOR_GRAY2RGB if bgr.ndim == 2 else cv2.COLOR_BGR2RGB
                     rgb = cv2.cvtColor(bgr, code)
+                else:
+                    report.n_failed += 1
             if on_frame is not None:
                 on_frame()
             if rgb is not None:
@@ -213,5 +335,9 @@ def read_sampled(
                 f"Cannot read video {info.path!r}: OpenCV opened it but decoded no frame "
                 "(empty, truncated, or an unsupported codec)."
             )
+        report.n_decoded = index
+        _check_complete(info, report, start, clock.previous + clock.gap)
+        if not report.complete:
+            warnings.warn(report.message, UserWarning, stacklevel=2)
     finally:
         capture.release()

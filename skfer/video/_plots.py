@@ -251,6 +251,8 @@ def annotate_image(image, faces) -> np.ndarray:
     from .._images import check_image, to_rgb
 
     out = to_rgb(check_image(image)).copy()
+    # rows of images without a face (analyze_images' face_found=False) have no box to draw
+    faces = faces[faces["label"].notna() & np.isfinite(faces[["x", "y", "w", "h"]]).all(axis=1)]
     thickness = max(1, round(max(out.shape[:2]) / 400))
     scale = max(0.4, max(out.shape[:2]) / 1200)
     colors = label_colors(faces["label"].unique()) if len(faces) else {}
@@ -262,6 +264,8 @@ def annotate_image(image, faces) -> np.ndarray:
         cv2.rectangle(out, (x, y), (x + w, y + h), color, thickness + 1)
         p = face.get(label)
         text = f"{label} {p:.0%}" if isinstance(p, (int, float, np.floating)) else str(label)
+        if not bool(face.get("face_found", True)):
+            text += " (no face)"
         (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, thickness)
         top = y - th - base - 4 if y - th - base - 4 >= 0 else y + h
         cv2.rectangle(out, (x, top), (x + tw + 4, top + th + base + 4), color, -1)
