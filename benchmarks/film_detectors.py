@@ -1,8 +1,8 @@
 """Does the default detector change what the models read on film faces?
 
-``FaceCropper()``'s detector became ``"auto"`` (YuNet where installed, else hog+cnn). The
-crops of the film development set (SFEW 2.0 Train aligned faces, the 84 SFEW frames)
-are made with each detector and the FER2013-trained shipped models scored on them:
+``FaceCropper()``'s detector is ``"auto"``, chosen here: the crops of the film
+development set (SFEW 2.0 Train aligned faces, the 84 SFEW frames) are made with each
+detector and the FER2013-trained shipped models scored on them:
 faces found, accuracy with its binomial standard error, and the share of faces
 predicted *sad* (the film failure mode). Alignment uses dlib's 68-point landmarks for
 both (YuNet's own five points tilt film faces' eye lines, see ``tests/test_faces.py``).
@@ -10,7 +10,7 @@ The ``film`` model is trained on SFEW Train and is not scored here.
 
 Usage::
 
-    python benchmarks/film_detectors.py [--detectors hog+cnn yunet] [--models fer2013 ...]
+    python benchmarks/film_detectors.py [--detectors hog+cnn yunet hog+yunet] [--models ...]
 
 writes ``benchmarks/results/film_detectors.{md,csv}``.
 """
@@ -38,7 +38,7 @@ RESULTS = ROOT / "benchmarks" / "results"
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--detectors", nargs="+", default=["hog+cnn", "yunet"])
+    parser.add_argument("--detectors", nargs="+", default=["hog+cnn", "yunet", "hog+yunet"])
     parser.add_argument("--models", nargs="+", default=["fer2013", "fer2013-fast", "fer2013-large"])
     args = parser.parse_args()
     start_load = load()

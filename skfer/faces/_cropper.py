@@ -37,10 +37,12 @@ class FaceCropper(ImageInputMixin, TransformerMixin, BaseEstimator):
     detector : str, default="auto"
         Detector name, or names chained with ``"+"`` (the next one runs only where the
         previous found nothing): ``"haar"``, ``"hog"``, ``"cnn"``, ``"mtcnn"``,
-        ``"yunet"``. ``"auto"`` (:data:`~skfer.faces.DEFAULT_DETECTOR`): ``"yunet"``
-        where its ``yuface`` wheel is installed, else ``"hog+cnn"``; both find a face in
-        all 84 SFEW test frames, yunet ten times faster (see
-        ``benchmarks/results/detectors.md`` and :func:`~skfer.faces.resolve_detector`).
+        ``"yunet"``. ``"auto"`` (:data:`~skfer.faces.DEFAULT_DETECTOR`): HOG, then
+        YuNet where HOG finds nobody (``"hog+yunet"``), or dlib's CNN there where YuNet
+        is not installed (``"hog+cnn"``); both find a face in all 84 SFEW test frames
+        and give the models the same film faces (see
+        ``benchmarks/results/film_detectors.md`` and
+        :func:`~skfer.faces.resolve_detector`).
     align : bool, default=True
         Rotate so the eyes are level and scale to a fixed inter-ocular distance, using
         landmarks (the detector's own, or dlib's 68-point predictor). ``False`` skips the

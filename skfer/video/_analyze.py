@@ -235,8 +235,8 @@ def analyze_video(
     detector : str, optional
         Face detector (names as :func:`skfer.faces.detect_faces` takes them). Default:
         the model's framing, normally ``"auto"`` (:data:`skfer.faces.DEFAULT_DETECTOR`:
-        ``"yunet"`` where installed, else ``"hog+cnn"``, which is slow on frames without
-        faces; ``"hog"`` is the fast choice then).
+        ``"hog+yunet"`` where YuNet is installed, else ``"hog+cnn"``, which is slow on
+        frames without faces; ``"hog"`` is the fast choice then).
     scheme : {"ekman7", "top4", "clusters", "valence"}, mapping or None, default="ekman7"
         Label scheme of the probability columns and ``label``: the model's
         probabilities are summed per scheme label over the emotions the scheme keeps
@@ -295,7 +295,7 @@ def analyze_video(
         empty table with these columns. ``timeline.attrs`` records ``source``,
         ``fps``, ``step`` (seconds between samples), ``duration``, ``n_sampled``
         (frames analysed), ``scheme``, ``labels``, ``detector`` (as resolved, e.g.
-        ``"yunet"``), ``framing`` (the cropper's parameters), ``complete`` (False
+        ``"hog+yunet"``), ``framing`` (the cropper's parameters), ``complete`` (False
         for a truncated or corrupted film read only in part), ``covered``
         (``[start, end]`` in seconds: the part of the film that was read, a list so
         that it survives Parquet and JSON) and ``damage`` (what was missing, or None).
