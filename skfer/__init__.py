@@ -43,7 +43,9 @@ _LAZY = {
     "align_face": "skfer.faces",
     # models (skfer.models)
     "EmotionCNN": "skfer.models",
-    "load_model": "skfer.models",
+    "load_model": "skfer._load",
+    "export_onnx": "skfer.models._export",
+    "OnnxEmotionModel": "skfer._onnx",
     "shipped_models": "skfer.models",
     "list_backbones": "skfer.models",
     "adapt_batchnorm": "skfer.models",

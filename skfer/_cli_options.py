@@ -35,6 +35,27 @@ def model_hint():
         ) from None
 
 
+def describe_model(name) -> str:
+    """Which model a ``--model`` value (a shipped name or a file) stands for, as
+    :func:`skfer.load_model` resolves it: ``"fer2013 (shipped: .../fer2013.safetensors)"``
+    or ``"file ./my.safetensors"``."""
+    from .models._io import _resolve, shipped_models
+
+    with model_hint():
+        path = _resolve(name)
+    if isinstance(name, str) and name in shipped_models():
+        return f"{name} (shipped: {path})"
+    return f"file {path}"
+
+
+def say_model(name) -> None:
+    """Tell, on stderr, which model the command ran (stdout stays the results); called
+    once the command succeeded, so that an error stays one line."""
+    import sys
+
+    print(f"model: {describe_model(name)}", file=sys.stderr)
+
+
 def model_option(name) -> dict:
     """``{"model": the loaded --model}``; nothing when absent (the library's default model)."""
     if name is None:

@@ -24,10 +24,12 @@ from pathlib import Path
 from ._cli_options import (
     CommandError,
     Scheme,
+    describe_model,
     given,
     library_default,
     model_option,
     parse_scheme,
+    say_model,
     scheme_help,
     scheme_value,
 )
@@ -141,7 +143,7 @@ def _annotated_targets(paths: list[Path], out: Path) -> list[Path]:
 
 def _cmd_predict(args) -> int:
     from ._images import read_image
-    from .video import analyze_images
+    from .video import IMAGE_MODEL, analyze_images
 
     paths = [Path(p) for p in args.images]
     targets = _annotated_targets(paths, Path(args.out)) if args.out else []
@@ -155,6 +157,7 @@ def _cmd_predict(args) -> int:
     )
     names = _display_names(paths)
     _print_faces(table, names, len(images))
+    say_model(IMAGE_MODEL if args.model is None else args.model)
     for path in _save_annotated(images, table, targets):
         print(f"wrote {path}")
     return 0
@@ -163,7 +166,7 @@ def _cmd_predict(args) -> int:
 def _cmd_video(args) -> int:
     import warnings
 
-    from .video import analyze_video, film_profile, plot_timeline, plot_tracks
+    from .video import VIDEO_MODEL, analyze_video, film_profile, plot_timeline, plot_tracks
 
     film = Path(args.film)
     out = Path(args.out) if args.out else Path(f"{film.stem}_emotions")
@@ -202,6 +205,7 @@ def _cmd_video(args) -> int:
         f"{film.name}: {attrs['n_sampled']} frames analysed (every {attrs['step']:.3g} s), "
         f"{summary['n_faces']} faces in {summary['n_tracks']} tracks"
     )
+    print(f"model: {describe_model(VIDEO_MODEL if args.model is None else args.model)}")
     if summary["n_faces"]:
         shares = ", ".join(f"{label} {summary[label]:.0%}" for label in profile.labels)
         print(f"share of face time: {shares}")
@@ -223,7 +227,7 @@ def _cmd_video(args) -> int:
 
 def _cmd_demo(args) -> int:
     from .datasets import load_sample_images
-    from .video import analyze_images
+    from .video import IMAGE_MODEL, analyze_images
 
     samples = load_sample_images()
     table = analyze_images(
@@ -232,6 +236,7 @@ def _cmd_demo(args) -> int:
         **given(detector=args.detector, scheme=scheme_value(args.scheme)),
     )
     _print_faces(table, list(samples.filenames), len(samples.images))
+    say_model(IMAGE_MODEL if args.model is None else args.model)
     out = Path(args.out) if args.out else Path(tempfile.mkdtemp(prefix="skfer-demo-"))
     targets = [out / f"{Path(name).stem}_annotated.png" for name in samples.filenames]
     for path in _save_annotated(samples.images, table, targets):

@@ -139,7 +139,11 @@ def test_predict(sfew_frames_dir, tmp_path, capsys):
     cv2.imwrite(str(grey), np.full((100, 100), 128, np.uint8))
     out = tmp_path / "annotated.png"
     assert main(["predict", str(frame), "--detector", "hog", "--out", str(out)]) == 0
-    printed = capsys.readouterr().out
+    captured = capsys.readouterr()
+    printed = captured.out
+    # which model ran, on stderr: the shipped default, by name and file
+    assert captured.err.strip().startswith("model: fer2013 (shipped: ")
+    assert captured.err.strip().endswith("fer2013.safetensors)")
     header, row = printed.splitlines()[:2]
     assert header.split() == ["image", "face", "box", "label", "p", "valence", "arousal"]
     assert row.split()[0] == frame.name
@@ -174,6 +178,7 @@ def test_video_writes_csv_and_pngs(sfew_frames_dir, tmp_path, capsys):
     captured = capsys.readouterr()
     assert "clip.mp4: 6 frames analysed" in captured.out
     assert "2 tracks" in captured.out
+    assert "model: film (shipped: " in captured.out
     assert "%" in captured.err  # the progress bar
     names = {"timeline.csv", "tracks.csv", "windows.csv", "timeline.png", "tracks.png"}
     assert {p.name for p in out.iterdir()} == names

@@ -446,3 +446,19 @@ def test_shipped_weights_carry_a_checksum():
         if name in pending and "checksum" not in config:
             continue
         assert str(config.get("checksum", "")).startswith("sha256:"), name
+
+
+def test_shipped_name_beats_a_local_file(tmp_path, monkeypatch):
+    """A file named like a shipped model in the working directory does not replace it;
+    a path that looks like one loads the file."""
+    from skfer import load_model
+    from skfer.models import _io
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "fer2013").write_bytes(b"not a model")
+    shipped = load_model("fer2013")
+    assert shipped.metrics_ == _io.read_weights(_io.WEIGHTS_DIR / "fer2013.safetensors")[1][
+        "metrics"
+    ]
+    with pytest.raises(ValueError, match="not a readable safetensors file"):
+        load_model("./fer2013")

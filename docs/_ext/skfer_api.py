@@ -29,6 +29,10 @@ SECTIONS = {
     "augment": ("Augmentation", "The paper's flip and shift, on the fly or as a sampler."),
     "models": ("Emotion classifiers", "CNNs over timm backbones trained through skorch, and "
                "skfer's weight files."),
+    "_load": ("Loading models", "One call from a shipped name or a file to a fitted model, on "
+              "the torch or the ONNX backend."),
+    "_onnx": ("Torch-free inference", "Exported models run by ONNX Runtime on the CPU "
+              "(extra ``skfer[onnx]``); no torch is imported."),
     "labels": ("Label schemes", "Mapping emotions to the paper's top-4, clusters and other "
                "schemes."),
     "pipeline": ("Pipelines", "imbalanced-learn pipelines whose samplers act only in fit and "

@@ -8,6 +8,7 @@ from . import _compact  # noqa: F401  (registers skfer_* with timm)
 from ._adapt import adapt_batchnorm
 from ._backbones import PAPER_BACKBONES, list_backbones, resolve_backbone
 from ._estimator import EmotionCNN
+from ._export import export_onnx
 from ._io import shipped_models
 from ._loading import load_model
 from ._schedule import WarmupCosine
@@ -17,6 +18,7 @@ __all__ = [
     "EmotionCNN",
     "WarmupCosine",
     "adapt_batchnorm",
+    "export_onnx",
     "list_backbones",
     "load_model",
     "resolve_backbone",

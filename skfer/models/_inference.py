@@ -116,7 +116,7 @@ def tta_views(batch, mode):
         return [batch, batch.flip(-1)]
     if mode != "flip+shift":
         raise ValueError(f"tta must be False, True or one of {TTA_MODES}, got {mode!r}.")
-    h, w = batch.shape[-2:]
+    h, w = (int(v) for v in batch.shape[-2:])  # ints under ONNX tracing too
     s = max(1, round(min(h, w) / 24))
     memory_format = (
         torch.channels_last

@@ -44,9 +44,9 @@ def cropper_and_classifier(model, default: str, **framing):
     cropper frames faces as the model's were (:meth:`skfer.EmotionCNN.cropper`);
     ``framing`` values that are not None replace its parameters.
     """
+    from .._load import load_model  # torch-free for an ONNX model
     from ..faces import FaceCropper
-    from ..models import load_model
-    from ..models._framing import framed_cropper
+    from ..faces._framing import framed_cropper
 
     model = load_model(default if model is None else model)
     steps = getattr(model, "steps", None)
@@ -142,10 +142,10 @@ class FaceClassifier:
 
 def _adapted(model, adapt):
     """``model`` itself, or a shallow copy of it that adapts to each call's faces."""
-    from ..models._adapt import ADAPT_MODES
-
     if adapt is None:
         return model
+    from ..models._adapt import ADAPT_MODES  # imports torch: only when adapting
+
     if adapt not in ADAPT_MODES:
         raise ValueError(f"adapt must be None or one of {list(ADAPT_MODES)}; got {adapt!r}.")
     if "adapt" not in getattr(model, "get_params", dict)():

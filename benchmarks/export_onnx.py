@@ -1,0 +1,92 @@
+"""Export every shipped model to ONNX (``skfer.export_onnx``) and check it against torch.
+
+For each model: the ONNX file's size beside the safetensors', the export time, and on
+``--n`` FER2013 PublicTest faces the largest probability difference from the torch
+path and the share of faces with the same predicted label. Re-run it whenever shipped
+weights change: a file exported from other weights is ignored by ``load_model``.
+
+Usage::
+
+    python benchmarks/export_onnx.py [--models ...] [--out skfer/models/weights]
+
+writes each ``<name>.onnx`` into ``$SKFER_CACHE/onnx`` (where first use of
+``load_model(name, backend="onnx")`` would build it; the default), or with ``--out``
+into that folder (``skfer/models/weights``: beside the weights, to ship them in the
+package), and ``benchmarks/results/export_onnx.{md,csv}``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from skfer import export_onnx, load_model, shipped_models  # noqa: E402
+from skfer._onnx import onnx_cache_path, weights_path  # noqa: E402
+from skfer.datasets import load_fer2013  # noqa: E402
+
+RESULTS = ROOT / "benchmarks" / "results"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--models", nargs="+", default=shipped_models())
+    parser.add_argument("--out", type=Path, help="folder (default: the skfer cache)")
+    parser.add_argument("--n", type=int, default=3589, help="PublicTest faces compared")
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args()
+    import torch
+
+    torch.set_num_threads(args.threads)
+    faces = load_fer2013(usage="PublicTest").images[: args.n]
+    rows = []
+    for name in args.models:
+        weights = weights_path(name)
+        out = onnx_cache_path(weights) if args.out is None else args.out / f"{name}.onnx"
+        start = time.perf_counter()
+        export_onnx(name, out)
+        seconds = time.perf_counter() - start
+        torch_model = load_model(name, device="cpu")
+        onnx_model = load_model(out, backend="onnx", n_threads=args.threads)
+        p_torch, p_onnx = torch_model.predict_proba(faces), onnx_model.predict_proba(faces)
+        rows.append(
+            {
+                "model": name,
+                "tta": onnx_model.tta,
+                "safetensors_kb": round(os.path.getsize(weights) / 1024),
+                "onnx_kb": round(os.path.getsize(out) / 1024),
+                "export_s": round(seconds, 2),
+                "faces": len(faces),
+                "max_abs_proba_diff": float(np.abs(p_torch - p_onnx).max()),
+                "same_label": float((p_torch.argmax(1) == p_onnx.argmax(1)).mean()),
+            }
+        )
+        print(rows[-1], flush=True)
+    table = pd.DataFrame(rows)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    table.to_csv(RESULTS / "export_onnx.csv", index=False)
+    (RESULTS / "export_onnx.md").write_text(
+        "# ONNX export of the shipped models\n\n"
+        f"`python benchmarks/export_onnx.py{'' if args.out is None else ' --out DIR'}`: "
+        f"`skfer.export_onnx` per shipped model; torch vs ONNX Runtime on {len(faces)} "
+        "FER2013 PublicTest faces, TTA as shipped.\n\n"
+        + table.to_markdown(index=False)
+        + f"\n\nShipping these graphs beside the weights would add "
+        f"{table.onnx_kb.sum() / 1024:.1f} MB to the wheel (the weights take "
+        f"{table.safetensors_kb.sum() / 1024:.1f} MB; the float16 fer2013-large doubles as "
+        f"a float32 graph); building one at first use takes at most {table.export_s.max():.1f}"
+        " s (plus importing torch, once) and needs no network, so skfer builds them into "
+        '`$SKFER_CACHE/onnx` on first use of `backend="onnx"` and ships none.\n'
+    )
+
+
+if __name__ == "__main__":
+    main()

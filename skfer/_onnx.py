@@ -1,0 +1,267 @@
+"""The torch-free inference path: an exported skfer model run by ONNX Runtime.
+
+:func:`skfer.export_onnx` writes the graph (preprocessing and TTA inside, config in
+the metadata); :class:`OnnxEmotionModel` predicts with it. This module imports neither
+torch nor anything of :mod:`skfer.models` (whose import loads torch), so a process that
+predicts through it never loads torch. ONNX files of a weights file are found beside it
+(``fer2013.onnx`` beside ``fer2013.safetensors``) or in the cache
+(``$SKFER_CACHE/onnx``), and are used only when they were exported from exactly that
+file (the SHA-256 of its bytes is in their metadata).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin
+
+from ._images import check_images, to_gray
+
+__all__ = ["OnnxEmotionModel", "find_onnx", "onnx_cache_path", "weights_path"]
+
+WEIGHTS_DIR = Path(__file__).parent / "models" / "weights"
+_BATCH = 64  # faces per run: as the torch path's CPU batches
+
+
+def _require_onnxruntime():
+    try:
+        import onnxruntime
+    except ImportError as exc:
+        raise ImportError(
+            "The ONNX backend needs onnxruntime: pip install 'skfer[onnx]' "
+            "(or load the model with backend='torch')."
+        ) from exc
+    return onnxruntime
+
+
+def weights_path(model) -> Path:
+    """The ``.safetensors`` file of a shipped name (a bare shipped name wins over a file
+    of that name in the working directory, as in :func:`skfer.load_model`) or a path."""
+    name = os.fspath(model)
+    if isinstance(model, str) and (WEIGHTS_DIR / f"{name}.safetensors").is_file():
+        return WEIGHTS_DIR / f"{name}.safetensors"
+    path = Path(name).expanduser()
+    if path.is_file():
+        return path
+    shipped = sorted(p.stem for p in WEIGHTS_DIR.glob("*.safetensors"))
+    raise FileNotFoundError(
+        f"No model file {str(path)!r} and no shipped model of that name "
+        f"(shipped: {', '.join(shipped) if shipped else 'none installed'})."
+    )
+
+
+def file_sha256(path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def onnx_cache_path(weights: Path, sha256: str | None = None) -> Path:
+    """Where an ONNX file built at first use for ``weights`` lives: ``<cache>/onnx/``,
+    named by the weights' stem and the first 16 hex digits of their SHA-256."""
+    from .datasets._base import get_cache_dir
+
+    sha256 = sha256 or file_sha256(weights)
+    return get_cache_dir() / "onnx" / f"{Path(weights).stem}-{sha256[:16]}.onnx"
+
+
+def read_onnx_config(path) -> dict:
+    """The skfer config in an ONNX file's metadata (read by ONNX Runtime)."""
+    ort = _require_onnxruntime()
+    session = ort.InferenceSession(os.fspath(path), providers=["CPUExecutionProvider"])
+    return _config_of(session, path)
+
+
+def _config_of(session, path) -> dict:
+    meta = session.get_modelmeta().custom_metadata_map
+    if "skfer" not in meta:
+        raise ValueError(
+            f"{str(path)!r} has no skfer metadata: it was not written by skfer.export_onnx."
+        )
+    config = json.loads(meta["skfer"])
+    if not isinstance(config, dict) or config.get("onnx_format") != 1:
+        raise ValueError(
+            f"{str(path)!r} uses skfer ONNX format {config.get('onnx_format')!r}; this "
+            "skfer reads format 1. Re-export it with skfer.export_onnx."
+        )
+    return config
+
+
+def find_onnx(model) -> Path | None:
+    """The ONNX file exported from ``model`` (a shipped name or a weights file): beside
+    the weights, else in the cache; None when there is none, or none exported from these
+    exact weights (a file left stale by retrained weights is not used)."""
+    weights = weights_path(model)
+    sha = file_sha256(weights)
+    for candidate in (weights.with_suffix(".onnx"), onnx_cache_path(weights, sha)):
+        if not candidate.is_file():
+            continue
+        try:
+            config = read_onnx_config(candidate)
+        except Exception:  # unreadable or foreign: not ours to use
+            continue
+        if config.get("source_sha256") == sha:
+            return candidate
+    return None
+
+
+class OnnxEmotionModel(ClassifierMixin, BaseEstimator):
+    """A fitted skfer emotion classifier run by ONNX Runtime on the CPU, without torch.
+
+    The graph is a model written by :func:`skfer.export_onnx` (resizing, normalisation
+    and test-time augmentation inside); its metadata gives ``classes_``, ``framing_``
+    and the rest. Usually made by ``skfer.load_model(name_or_path, backend="onnx")``.
+    ``fit`` trains nothing: it reads the file (training uses :class:`~skfer.EmotionCNN`).
+
+    Parameters
+    ----------
+    path : path-like
+        An ``.onnx`` file from :func:`skfer.export_onnx`.
+    n_threads : int or None, default=None
+        ONNX Runtime's ``intra_op_num_threads`` (None: its default, one per core).
+    batch_size : int, default=64
+        Faces per run of the graph.
+
+    Attributes
+    ----------
+    classes_ : ndarray
+        The labels, in output order.
+    in_chans_ : int
+    input_size_ : tuple of int
+    framing_ : dict or None
+        The :class:`~skfer.FaceCropper` parameters of the model's faces.
+    tta : bool or str
+        The test-time augmentation inside the graph.
+    config_ : dict
+        The skfer config from the file's metadata.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> import numpy as np
+    >>> from skfer import EmotionCNN, OnnxEmotionModel, export_onnx
+    >>> X = np.random.default_rng(0).integers(0, 256, (20, 48, 48), dtype=np.uint8)
+    >>> cnn = EmotionCNN(max_epochs=1, validation=None).fit(X, [0, 1] * 10)
+    >>> path = export_onnx(cnn, os.path.join(tempfile.mkdtemp(), "m.onnx"))
+    >>> model = OnnxEmotionModel(path, n_threads=1).fit()
+    >>> model.predict(X[:4]).shape, model.input_size_
+    ((4,), (48, 48))
+    """
+
+    def __init__(self, path, *, n_threads=None, batch_size=_BATCH):
+        self.path = path
+        self.n_threads = n_threads
+        self.batch_size = batch_size
+
+    def fit(self, X=None, y=None):
+        """Read the graph and its metadata (nothing is trained; ``X``, ``y`` are ignored).
+
+        Returns
+        -------
+        self
+        """
+        ort = _require_onnxruntime()
+        if self.n_threads is not None and (
+            isinstance(self.n_threads, bool)
+            or not isinstance(self.n_threads, int)
+            or self.n_threads < 1
+        ):
+            raise ValueError(f"n_threads must be None or a positive int, got {self.n_threads!r}.")
+        path = Path(os.fspath(self.path)).expanduser()
+        if not path.is_file():
+            raise FileNotFoundError(f"No ONNX file {str(path)!r}.")
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = int(self.n_threads or 0)
+        options.inter_op_num_threads = 1
+        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        self.session_ = ort.InferenceSession(
+            str(path), sess_options=options, providers=["CPUExecutionProvider"]
+        )
+        config = self.config_ = _config_of(self.session_, path)
+        kind = np.int64 if config["classes_kind"] == "int" else str
+        self.classes_ = np.asarray(config["classes"], dtype=kind)
+        self.in_chans_ = int(config["in_chans"])
+        self.input_size_ = tuple(int(v) for v in config["input_size"])
+        self.framing_ = dict(config["framing"]) if config.get("framing") else None
+        self.tta = config.get("tta", False)
+        self.standardize = bool(config.get("standardize", False))
+        self.metrics_ = dict(config.get("metrics") or {})
+        return self
+
+    def __sklearn_is_fitted__(self):
+        return hasattr(self, "session_")
+
+    def _faces(self, X) -> np.ndarray:
+        """Images -> uint8 ``(n, in_chans_, h, w)``, channels as ``images_to_tensor``."""
+        images = check_images(X, stack=True)
+        if images.ndim == 4:
+            if self.in_chans_ == 1:
+                n, h, w, _ = images.shape
+                flat = np.ascontiguousarray(images).reshape(n * h, w, 3)
+                return to_gray(flat).reshape(n, 1, h, w)
+            return np.ascontiguousarray(images.transpose(0, 3, 1, 2))
+        faces = images[:, None]
+        if self.in_chans_ != 1:  # gray into a colour net: equal channels, same statistics
+            faces = np.repeat(faces, self.in_chans_, axis=1)
+        return np.ascontiguousarray(faces)
+
+    def _logits(self, X) -> np.ndarray:
+        from sklearn.utils.validation import check_is_fitted
+
+        check_is_fitted(self)
+        faces = self._faces(X)
+        bs = max(1, int(self.batch_size))
+        out = [
+            self.session_.run(["logits"], {"faces": faces[start : start + bs]})[0]
+            for start in range(0, len(faces), bs)
+        ]
+        return np.concatenate(out).astype(np.float32, copy=False)
+
+    def decision_function(self, X):
+        """Class scores: the logits averaged over the TTA views (for two classes, the
+        logit difference of ``classes_[1]`` over ``classes_[0]``), as
+        :meth:`skfer.EmotionCNN.decision_function`."""
+        logits = self._logits(X)
+        if logits.shape[1] == 2:
+            return logits[:, 1] - logits[:, 0]
+        return logits
+
+    def predict_proba(self, X):
+        """Class probabilities ``(n, n_classes)``, columns in ``classes_`` order (a
+        float64 softmax of the float32 logits, as the torch path)."""
+        logits = self._logits(X).astype(np.float64)
+        logits -= logits.max(axis=1, keepdims=True)
+        np.exp(logits, out=logits)
+        return logits / logits.sum(axis=1, keepdims=True)
+
+    def predict(self, X):
+        """Predicted labels (values of ``classes_``)."""
+        return self.classes_[self._logits(X).argmax(axis=1)]
+
+    def cropper(self, **overrides):
+        """The :class:`~skfer.FaceCropper` that frames faces as this model's were
+        (see :meth:`skfer.EmotionCNN.cropper`)."""
+        from sklearn.utils.validation import check_is_fitted
+
+        from .faces._framing import framed_cropper
+
+        check_is_fitted(self)
+        return framed_cropper(self.framing_, in_chans=self.in_chans_, **overrides)
+
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        state.pop("session_", None)  # ONNX Runtime sessions do not pickle: rebuilt
+        return state
+
+    def __setstate__(self, state):
+        fitted = "config_" in state
+        self.__dict__.update(state)
+        if fitted:
+            self.fit()

@@ -1,0 +1,179 @@
+"""The torch-free inference path: export to ONNX, run with ONNX Runtime, no torch imported."""
+
+from __future__ import annotations
+
+import json
+import pickle
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import tiny_cnn
+
+pytest.importorskip("onnxruntime")
+pytest.importorskip("onnx")
+
+from skfer import EmotionCNN, FaceCropper, OnnxEmotionModel, export_onnx, load_model  # noqa: E402
+from skfer._onnx import find_onnx, onnx_cache_path  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("SKFER_CACHE", str(tmp_path / "cache"))
+    return tmp_path / "cache"
+
+
+@pytest.mark.parametrize("standardize", [False, True])
+@pytest.mark.parametrize("tta", [False, "flip", "flip+shift"])
+def test_onnx_probabilities_equal_torch(tiny_faces, tmp_path, tta, standardize):
+    X, y = tiny_faces
+    model = tiny_cnn(tta=tta, standardize=standardize).fit(X, y)
+    onnx_model = load_model(export_onnx(model, tmp_path / "m.onnx"), backend="onnx")
+    assert isinstance(onnx_model, OnnxEmotionModel) and onnx_model.tta == tta
+    np.testing.assert_allclose(onnx_model.predict_proba(X), model.predict_proba(X), atol=1e-4)
+    np.testing.assert_allclose(
+        onnx_model.decision_function(X), model.decision_function(X), atol=1e-4
+    )
+    assert (onnx_model.predict(X) == model.predict(X)).all()
+    assert onnx_model.classes_.tolist() == model.classes_.tolist()
+
+
+def test_onnx_other_sizes_and_colour(tiny_faces, tmp_path):
+    """Faces of another size are resized inside the graph; a colour network takes gray
+    faces (repeated) and colour faces."""
+    X, y = tiny_faces
+    rng = np.random.default_rng(1)
+    model = tiny_cnn(standardize=True).fit(X, y)
+    onnx_model = OnnxEmotionModel(export_onnx(model, tmp_path / "g.onnx"), n_threads=1).fit()
+    for size, atol in ((40, 1e-4), (64, 1e-3)):  # shrinking: ORT's antialias, close
+        Z = rng.integers(0, 256, (6, size, size), dtype=np.uint8)
+        np.testing.assert_allclose(onnx_model.predict_proba(Z), model.predict_proba(Z), atol=atol)
+    colour = tiny_cnn(in_chans=3).fit(X, y)
+    onnx_colour = load_model(export_onnx(colour, tmp_path / "c.onnx"), backend="onnx")
+    rgb = rng.integers(0, 256, (6, 48, 48, 3), dtype=np.uint8)
+    for faces in (X[:6], rgb):
+        np.testing.assert_allclose(
+            onnx_colour.predict_proba(faces), colour.predict_proba(faces), atol=1e-4
+        )
+    assert onnx_colour.in_chans_ == 3 and onnx_colour.cropper().grayscale is False
+
+
+def test_onnx_metadata_carries_the_config(tiny_faces, tmp_path):
+    X, _ = tiny_faces
+    y = np.arange(len(X)) % 2  # int labels, two classes
+    model = tiny_cnn(tta="flip").fit(X, y)
+    path = export_onnx(model, tmp_path / "m.onnx", framing=FaceCropper(margin=0.7), tta=False)
+    import onnx
+
+    meta = {p.key: p.value for p in onnx.load(str(path)).metadata_props}
+    config = json.loads(meta["skfer"])
+    assert config["tta"] is False and config["framing"]["margin"] == 0.7
+    assert config["onnx_format"] == 1 and config["classes_kind"] == "int"
+    onnx_model = load_model(path, backend="auto")
+    assert onnx_model.classes_.dtype.kind == "i" and onnx_model.cropper().margin == 0.7
+    assert onnx_model.decision_function(X).shape == (len(X),)
+    assert onnx_model.input_size_ == (48, 48) and onnx_model.framing_["margin"] == 0.7
+    model.set_params(tta=False)
+    np.testing.assert_allclose(onnx_model.predict_proba(X), model.predict_proba(X), atol=1e-4)
+    again = pickle.loads(pickle.dumps(onnx_model))
+    np.testing.assert_array_equal(again.predict_proba(X), onnx_model.predict_proba(X))
+    pipe = load_model(path, backend="onnx", with_cropper=True)
+    assert [name for name, _ in pipe.steps] == ["facecropper", "onnxemotionmodel"]
+
+
+def test_shipped_model_onnx_built_at_first_use(cache):
+    """A shipped name with backend="onnx": built into the cache once, found next time,
+    same probabilities as torch; "auto" then serves it too."""
+    faces = np.random.default_rng(0).integers(0, 256, (64, 48, 48), dtype=np.uint8)
+    onnx_model = load_model("fer2013-fast", backend="onnx")
+    built = find_onnx("fer2013-fast")
+    assert built is not None and built.parent == cache / "onnx"
+    torch_model = load_model("fer2013-fast", backend="torch")
+    assert isinstance(torch_model, EmotionCNN)
+    np.testing.assert_allclose(
+        onnx_model.predict_proba(faces), torch_model.predict_proba(faces), atol=1e-4
+    )
+    assert isinstance(load_model("fer2013-fast", backend="auto"), OnnxEmotionModel)
+    with pytest.raises(ValueError, match="device='cuda:9'"):  # auto -> torch for CUDA
+        load_model("fer2013-fast", backend="auto", device="cuda:9")
+
+
+def test_shipped_model_on_real_faces(fer2013, cache):
+    faces = fer2013.images[fer2013.usage == "PublicTest"][:500]
+    p_onnx = load_model("fer2013", backend="onnx").predict_proba(faces)
+    p_torch = load_model("fer2013").predict_proba(faces)
+    np.testing.assert_allclose(p_onnx, p_torch, atol=1e-4)
+    assert (p_onnx.argmax(1) == p_torch.argmax(1)).mean() >= 0.995
+
+
+def test_stale_onnx_is_not_used(tiny_faces, tmp_path, cache):
+    """An ONNX file beside weights it was not exported from is ignored (auto: torch)."""
+    X, y = tiny_faces
+    weights = tiny_cnn().fit(X, y).save(tmp_path / "m.safetensors")
+    export_onnx(weights, tmp_path / "m.onnx")
+    assert find_onnx(weights) == tmp_path / "m.onnx"
+    assert isinstance(load_model(weights, backend="auto"), OnnxEmotionModel)
+    tiny_cnn(random_state=1).fit(X, y).save(weights)  # retrained: the file is stale
+    assert find_onnx(weights) is None
+    assert isinstance(load_model(weights, backend="auto"), EmotionCNN)
+    rebuilt = load_model(weights, backend="onnx")  # built into the cache
+    assert Path(rebuilt.path) == onnx_cache_path(weights)
+
+
+def test_onnx_errors(tiny_faces, tmp_path, monkeypatch, cache):
+    X, y = tiny_faces
+    path = export_onnx(tiny_cnn().fit(X, y), tmp_path / "m.onnx")
+    with pytest.raises(ValueError, match="backend must be one of"):
+        load_model(path, backend="tflite")
+    with pytest.raises(ValueError, match="is an ONNX file"):
+        load_model(path)
+    with pytest.raises(FileNotFoundError, match="No ONNX file"):
+        load_model(tmp_path / "missing.onnx", backend="onnx")
+    with pytest.raises(FileNotFoundError, match="no shipped model"):
+        load_model("no-such-model", backend="onnx")
+    with pytest.raises(ValueError, match="runs on the CPU"):
+        load_model(path, backend="onnx", device="cuda")
+    with pytest.raises(ValueError, match="n_threads"):
+        OnnxEmotionModel(path, n_threads=0).fit()
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)  # as if not installed
+    with pytest.raises(ImportError, match=r"skfer\[onnx\]"):
+        load_model(path, backend="onnx")
+    with pytest.raises(ImportError, match=r"skfer\[onnx\]"):
+        load_model("fer2013-fast", backend="onnx")
+    assert isinstance(load_model("fer2013-fast", backend="auto"), EmotionCNN)
+
+
+def test_onnx_backend_never_imports_torch(tiny_faces, tmp_path):
+    """Predicting, and analysing photos, with the ONNX backend leaves torch unloaded."""
+    X, y = tiny_faces
+    path = export_onnx(tiny_cnn().fit(X, y), tmp_path / "m.onnx")
+    script = textwrap.dedent(
+        f"""
+        import sys
+        import numpy as np
+        import skfer
+        from skfer.datasets import load_sample_images
+        model = skfer.load_model({str(path)!r}, backend="onnx", n_threads=1)
+        faces = np.random.default_rng(0).integers(0, 256, (5, 48, 48), dtype=np.uint8)
+        assert model.predict_proba(faces).shape == (5, 3)
+        model.predict(faces), model.cropper()
+        table = skfer.analyze_images(load_sample_images().images[:2], model=model)
+        assert len(table) >= 1, table
+        loaded = sorted(m for m in sys.modules if m.startswith("skfer.models"))
+        print("torch" in sys.modules, loaded)
+        """
+    )
+    env = {"OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"}
+    import os
+
+    env = {**os.environ, **env}
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=300
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().splitlines()[-1] == "False []", out.stdout
