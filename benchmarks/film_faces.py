@@ -37,7 +37,7 @@ from _film_dev import (  # noqa: E402
 from _machine import hardware, load  # noqa: E402
 from film_adaptation import STAGE1, label, predict  # noqa: E402
 
-from skfer import load_model  # noqa: E402
+from skfer import load_model, resolve_detector  # noqa: E402
 from skfer.emotions import EMOTIONS  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results"
@@ -129,10 +129,12 @@ def main() -> None:
         f"Machine: {hardware()}, load {load():.1f}; {time.perf_counter() - t0:.0f} s.",
         "",
         "Accuracy in % ± one standard error. `public`: FER2013 PublicTest; `sfew`: SFEW "
-        "Train aligned faces (860) through `FaceCropper()`; `frames`: the 84 SFEW frames "
+        f"Train aligned faces (860) through `FaceCropper()` (detector {resolve_detector()}); "
+        "`frames`: the 84 SFEW frames "
         "(top emotion of the largest face). `batchnorm`: AdaBN per film (faces grouped by "
         "the film in their file name). The `film` model's SFEW and frames figures are "
-        "leave-films-out: each face predicted by a model fine-tuned without its film.",
+        "leave-films-out: each face predicted by a model fine-tuned without its film "
+        "(on the crops of `train_film.py`'s run, `train_film.md`).",
         "",
         acc.to_markdown(index=False),
         "",
