@@ -1,7 +1,8 @@
 """``skfer.load_model``: a model by name, file or object, on the torch or ONNX backend.
 
-The ONNX branch imports no torch; the torch branch is
-:func:`skfer.models.load_model` (``skfer/models/_loading.py``).
+The one resolver of skfer (``skfer.load_model`` and ``skfer.models.load_model`` are this
+function). The ONNX branch imports no torch; the torch branch is
+``skfer/models/_loading.py``.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ def load_model(
         file from :meth:`EmotionCNN.save`, an ``.onnx`` file from
         :func:`skfer.export_onnx`, or a fitted classifier (returned as it is).
     backend : {"torch", "onnx", "auto"}, default="torch"
-        ``"torch"``: an :class:`~skfer.EmotionCNN` (see :func:`skfer.models.load_model`).
+        ``"torch"``: an :class:`~skfer.EmotionCNN`.
         ``"onnx"``: an :class:`~skfer.OnnxEmotionModel` run by ONNX Runtime on the CPU,
         without importing torch: the ONNX file exported from these weights, found
         beside them or in the cache (``$SKFER_CACHE/onnx``), else exported there now
@@ -61,7 +62,8 @@ def load_model(
         Neither a file nor a shipped name.
     ValueError
         An unknown backend, a device the ONNX backend does not run on, or a file the
-        torch loader refuses (see :func:`skfer.models.load_model`).
+        torch loader refuses (architecture, kwargs, bounds, finiteness, checksum; see
+        docs/robustness.md).
 
     Examples
     --------
