@@ -11,13 +11,11 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Sequence
-from numbers import Integral
 
 import numpy as np
 
-from ..emotions import VALENCE_AROUSAL, normalize_emotion
 from ..faces import resolve_detector
+from ._classify import FaceClassifier
 from ._frames import ReadReport, check_sampling, open_video, read_sampled
 from ._tracking import FaceTracker, ShotCuts
 
@@ -31,8 +29,6 @@ VIDEO_MODEL = "film"
 #: Default model of :func:`analyze_images` (photos): the shipped ``"fer2013"`` model.
 IMAGE_MODEL = "fer2013"
 
-BOX_COLUMNS = ("x", "y", "w", "h", "score")
-_RESERVED = {"time", "frame", "track", "image", "face", "label", "valence", "arousal", *BOX_COLUMNS}
 
 
 def cropper_and_classifier(model, default: str, **framing):
@@ -63,125 +59,6 @@ def cropper_and_classifier(model, default: str, **framing):
         cropper = framed_cropper(None, in_chans=getattr(model, "in_chans_", 1), **framing)
     cropper.fit()  # checks the parameters once, before the film is read
     return cropper, model
-
-
-def check_batch_size(batch_size) -> int:
-    if isinstance(batch_size, bool) or not isinstance(batch_size, Integral) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}.")
-    return int(batch_size)
-
-
-class FaceClassifier:
-    """Buffers face crops with their row data and classifies them in batches.
-
-    Reads the model's probabilities in a label scheme (through
-    :func:`skfer.evaluation.proba_in_scheme`) and turns them into valence and arousal.
-    """
-
-    def __init__(self, model, *, scheme, batch_size: int, adapt=None):
-        self.model = _adapted(model, adapt)
-        self.adapt = adapt
-        self.batch_size = check_batch_size(batch_size)
-        classes = np.asarray(model.classes_)
-        self.classes = classes
-        self.scheme = _scheme_matrix(classes, scheme)
-        self.labels = list(self.scheme.labels)
-        clash = sorted(_RESERVED.intersection(map(str, self.labels)))
-        if clash:
-            raise ValueError(
-                f"The model's labels {clash} clash with the timeline's own column names."
-            )
-        self.va = _valence_arousal_matrix(classes)
-        # results are kept as numeric blocks, one per batch (a few floats per face)
-        self._blocks: list[np.ndarray] = []
-        self._best: list[np.ndarray] = []
-        self._crops: list[np.ndarray] = []
-        self._pending: list[tuple] = []
-
-    def add(self, rows: list[tuple], crops: np.ndarray) -> None:
-        """Queue faces: ``rows`` of key values then ``x, y, w, h, score``; their crops."""
-        self._pending.extend(rows)
-        self._crops.extend(crops)
-        if len(self._crops) >= self.batch_size and self.adapt is None:
-            self.flush()  # with adapt, all faces are classified together at the end
-
-    def flush(self) -> None:
-        if not self._crops:
-            return
-        proba = np.asarray(self.model.predict_proba(np.stack(self._crops)), dtype=float)
-        if proba.shape != (len(self._crops), len(self.classes)):
-            raise ValueError(
-                f"model.predict_proba returned shape {proba.shape}; expected "
-                f"({len(self._crops)}, {len(self.classes)}) to match classes_."
-            )
-        scheme_proba = self.scheme.project(proba)
-        va = proba @ self.va if self.va is not None else np.full((len(proba), 2), np.nan)
-        meta = np.asarray(self._pending, dtype=float)
-        self._blocks.append(np.hstack([meta, scheme_proba, va]))
-        self._best.append(scheme_proba.argmax(axis=1))
-        self._crops.clear()
-        self._pending = []
-
-    def table(self, key_columns: Sequence[str]):
-        import pandas as pd
-
-        self.flush()
-        head = [*key_columns, *BOX_COLUMNS]
-        width = len(head) + len(self.labels) + 2
-        data = np.concatenate(self._blocks) if self._blocks else np.zeros((0, width))
-        best = np.concatenate(self._best) if self._best else np.zeros(0, dtype=int)
-        frame = pd.DataFrame(data, columns=[*head, *self.labels, "valence", "arousal"])
-        for column in key_columns:
-            if column != "time":
-                frame[column] = frame[column].astype(int)
-        labels = np.empty(len(self.labels), dtype=object)
-        labels[:] = self.labels
-        frame.insert(len(head) + len(self.labels), "label", labels[best])
-        return frame
-
-
-def _adapted(model, adapt):
-    """``model`` itself, or a shallow copy of it that adapts to each call's faces."""
-    if adapt is None:
-        return model
-    from ..models._adapt import ADAPT_MODES  # imports torch: only when adapting
-
-    if adapt not in ADAPT_MODES:
-        raise ValueError(f"adapt must be None or one of {list(ADAPT_MODES)}; got {adapt!r}.")
-    if "adapt" not in getattr(model, "get_params", dict)():
-        raise ValueError(
-            f"adapt={adapt!r} needs a model with an adapt parameter (an EmotionCNN); "
-            f"{type(model).__name__} has none."
-        )
-    import copy
-
-    adapted = copy.copy(model)  # shares the weights; the caller's model keeps its setting
-    adapted.adapt = adapt
-    return adapted
-
-
-def _scheme_matrix(classes: np.ndarray, scheme):
-    """The model's classes read in ``scheme``: a :class:`skfer.Scheme` (None: as they are)."""
-    from ..labels import Scheme
-
-    if scheme is None:
-        return Scheme(None, classes)
-    try:
-        return Scheme(scheme, classes)
-    except ValueError as exc:
-        raise ValueError(
-            f"Cannot read the model's classes {list(classes)} in label scheme {scheme!r}: "
-            f"{exc} Pass scheme=None to keep the model's own classes."
-        ) from None
-
-
-def _valence_arousal_matrix(classes: np.ndarray) -> np.ndarray | None:
-    """(n_classes, 2) coordinates, or None when a class is not an emotion."""
-    try:
-        names = [normalize_emotion(c) for c in classes]
-    except ValueError:
-        return None
-    return np.array([VALENCE_AROUSAL[name] for name in names], dtype=float)
 
 
 def _box_row(face) -> tuple:

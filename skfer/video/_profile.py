@@ -7,7 +7,7 @@ from numbers import Real
 
 import numpy as np
 
-from ._analyze import BOX_COLUMNS
+from ._classify import BOX_COLUMNS
 
 __all__ = ["film_profile", "timeline_labels"]
 
