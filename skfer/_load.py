@@ -90,15 +90,24 @@ def load_model(
                 allow_architectures=allow_architectures,
             )
     else:
-        missing = [attr for attr in ("predict_proba", "classes_") if not hasattr(model, attr)]
-        if missing:
-            raise ValueError(
-                f"model must be a fitted classifier with predict_proba and classes_ (e.g. a "
-                f"fitted EmotionCNN), a model file or a shipped model name; "
-                f"{type(model).__name__} has no {' or '.join(missing)}."
-            )
-    if not with_cropper:
-        return model
+        check_fitted(model)
+    return with_cropper_pipeline(model) if with_cropper else model
+
+
+def check_fitted(model) -> None:
+    """A ``ValueError`` unless ``model`` is a fitted classifier (``predict_proba``,
+    ``classes_``)."""
+    missing = [attr for attr in ("predict_proba", "classes_") if not hasattr(model, attr)]
+    if missing:
+        raise ValueError(
+            f"model must be a fitted classifier with predict_proba and classes_ (e.g. a "
+            f"fitted EmotionCNN), a model file or a shipped model name; "
+            f"{type(model).__name__} has no {' or '.join(missing)}."
+        )
+
+
+def with_cropper_pipeline(model):
+    """``skfer.Pipeline([model's FaceCropper, model])``: predicts from whole images."""
     from .pipeline import make_pipeline
 
     cropper = model.cropper() if hasattr(model, "cropper") else None

@@ -6,10 +6,11 @@ import os
 
 import numpy as np
 
+from .._load import check_fitted, with_cropper_pipeline
 from ._backbones import create_backbone, resolve_backbone
 from ._estimator import EmotionCNN
 from ._io import ARCHITECTURES, config_tta, read_weights
-from ._torch import Preprocess, resolve_device
+from ._torch import Preprocess, check_state_fits, resolve_device
 
 __all__ = ["load_model", "model_from_weights"]
 
@@ -81,23 +82,8 @@ def load_model(model, *, device: str = "auto", with_cropper: bool = False, allow
             *read_weights(model), device=device, allow_architectures=allow_architectures
         )
     else:
-        missing = [attr for attr in ("predict_proba", "classes_") if not hasattr(model, attr)]
-        if missing:
-            raise ValueError(
-                f"model must be a fitted classifier with predict_proba and classes_ (e.g. a "
-                f"fitted EmotionCNN), a model file or a shipped model name; "
-                f"{type(model).__name__} has no {' or '.join(missing)}."
-            )
-    if not with_cropper:
-        return model
-    from ..pipeline import make_pipeline
-
-    cropper = model.cropper() if hasattr(model, "cropper") else None
-    if cropper is None:
-        from ..faces import FaceCropper
-
-        cropper = FaceCropper()
-    return make_pipeline(cropper, model)
+        check_fitted(model)
+    return with_cropper_pipeline(model) if with_cropper else model
 
 
 def model_from_weights(
@@ -184,24 +170,10 @@ def _check_state_fits(arch: str, config: dict, state: dict) -> None:
     except (RuntimeError, NotImplementedError):  # cannot be built on meta: checked on load
         return
     own = {key: tuple(value.shape) for key, value in model.state_dict().items()}
-    missing = [k for k in own if k not in state]
-    unexpected = [k for k in state if k not in own]
-    shapes = [
-        f"{k} {tuple(v.shape)} vs {own[k]}"
-        for k, v in state.items()
-        if k in own and tuple(v.shape) != own[k]
-    ]
-    if missing or unexpected or shapes:
-        parts = [
-            f"{label} {', '.join(items[:4])}{' ...' if len(items) > 4 else ''}"
-            for label, items in (
-                ("missing", missing),
-                ("unexpected", unexpected),
-                ("shape mismatch", shapes),
-            )
-            if items
-        ]
-        raise ValueError(
-            f"The weights do not fit architecture {arch!r} with {num_classes} classes and "
-            f"{in_chans} input channel(s): {'; '.join(parts)}."
-        )
+    check_state_fits(
+        own,
+        state,
+        source=f"architecture {arch!r}",
+        num_classes=num_classes,
+        in_chans=in_chans,
+    )

@@ -20,6 +20,7 @@ __all__ = [
     "amp_dtype",
     "autocast",
     "build_module",
+    "check_state_fits",
     "device_after_unpickling",
     "images_to_tensor",
     "make_net_class",
@@ -260,28 +261,15 @@ def probe_memory_format(model, preprocess, sample, arch: str):
         model.train(training)
 
 
-def build_module(
-    architecture: str,
-    *,
-    num_classes: int,
-    in_chans: int,
-    model_kwargs: dict,
-    state: dict,
-    device,
-    source: str,
-):
-    """Create ``architecture`` and load ``state`` strictly, with a clear error."""
-    with seeded(0, resolve_device("cpu")):  # keep the caller's RNG untouched
-        model = create_backbone(
-            architecture, num_classes=num_classes, in_chans=in_chans, **model_kwargs
-        )
-    own = model.state_dict()
+def check_state_fits(own: dict, state: dict, *, source: str, num_classes: int, in_chans: int):
+    """Raise a clear ``ValueError`` unless ``state``'s keys and shapes are ``own``'s
+    (``{name: shape}`` of the network to fill)."""
     missing = [k for k in own if k not in state]
     unexpected = [k for k in state if k not in own]
     shapes = [
-        f"{k} {tuple(v.shape)} vs {tuple(own[k].shape)}"
+        f"{k} {tuple(v.shape)} vs {tuple(own[k])}"
         for k, v in state.items()
-        if k in own and tuple(v.shape) != tuple(own[k].shape)
+        if k in own and tuple(v.shape) != tuple(own[k])
     ]
     if missing or unexpected or shapes:
         parts = [
@@ -297,6 +285,25 @@ def build_module(
             f"The weights do not fit {source} with {num_classes} classes and "
             f"{in_chans} input channel(s): {'; '.join(parts)}."
         )
+
+
+def build_module(
+    architecture: str,
+    *,
+    num_classes: int,
+    in_chans: int,
+    model_kwargs: dict,
+    state: dict,
+    device,
+    source: str,
+):
+    """Create ``architecture`` and load ``state`` strictly, with a clear error."""
+    with seeded(0, resolve_device("cpu")):  # keep the caller's RNG untouched
+        model = create_backbone(
+            architecture, num_classes=num_classes, in_chans=in_chans, **model_kwargs
+        )
+    own = {key: tuple(value.shape) for key, value in model.state_dict().items()}
+    check_state_fits(own, state, source=source, num_classes=num_classes, in_chans=in_chans)
     model.load_state_dict(state)
     return model.to(device).eval()
 
