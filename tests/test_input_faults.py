@@ -471,7 +471,8 @@ def test_full_disk_cache_folder_real(tiny_csv, tmp_path):
 
 
 def test_targets_never_collide(tmp_path):
-    from skfer.cli import _annotated_targets, _display_names
+    from skfer._cli_outputs import annotated_targets as _annotated_targets
+    from skfer._cli_outputs import display_names as _display_names
 
     paths = [Path("a/x.png"), Path("b/x.jpg"), Path("c/X.png"), Path("x-1.png"), Path("y.png")]
     names = [p.name for p in _annotated_targets(paths, tmp_path)]
