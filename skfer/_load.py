@@ -159,6 +159,6 @@ def _onnx_path(model, backend: str, device: str):
 
 
 def _is_shipped(name: str) -> bool:
-    from ._onnx import WEIGHTS_DIR
+    from ._shipped import shipped_models
 
-    return (WEIGHTS_DIR / f"{name}.safetensors").is_file()
+    return name in shipped_models()

@@ -20,10 +20,10 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 
 from ._images import check_images, to_gray
+from ._shipped import resolve_weights as weights_path
 
 __all__ = ["OnnxEmotionModel", "find_onnx", "onnx_cache_path", "weights_path"]
 
-WEIGHTS_DIR = Path(__file__).parent / "models" / "weights"
 _BATCH = 64  # faces per run: as the torch path's CPU batches
 
 
@@ -36,22 +36,6 @@ def _require_onnxruntime():
             "(or load the model with backend='torch')."
         ) from exc
     return onnxruntime
-
-
-def weights_path(model) -> Path:
-    """The ``.safetensors`` file of a shipped name (a bare shipped name wins over a file
-    of that name in the working directory, as in :func:`skfer.load_model`) or a path."""
-    name = os.fspath(model)
-    if isinstance(model, str) and (WEIGHTS_DIR / f"{name}.safetensors").is_file():
-        return WEIGHTS_DIR / f"{name}.safetensors"
-    path = Path(name).expanduser()
-    if path.is_file():
-        return path
-    shipped = sorted(p.stem for p in WEIGHTS_DIR.glob("*.safetensors"))
-    raise FileNotFoundError(
-        f"No model file {str(path)!r} and no shipped model of that name "
-        f"(shipped: {', '.join(shipped) if shipped else 'none installed'})."
-    )
 
 
 def file_sha256(path) -> str:

@@ -13,6 +13,7 @@ from sklearn.exceptions import NotFittedError
 from sklearn.model_selection import GridSearchCV
 from sklearn.utils._param_validation import InvalidParameterError
 
+from skfer import _shipped
 from skfer.emotions import EMOTIONS
 from skfer.models import EmotionCNN, _io, _pretrained, list_backbones, load_model, resolve_backbone
 from skfer.models._training import make_callbacks
@@ -532,7 +533,7 @@ def test_load_errors(fitted_tiny, tmp_path):
 def test_shipped_names_resolve(fitted_tiny, tiny_faces, tmp_path, monkeypatch):
     X, _ = tiny_faces
     fitted_tiny.save(tmp_path / "tiny.safetensors")
-    monkeypatch.setattr(_io, "WEIGHTS_DIR", tmp_path)
+    monkeypatch.setattr(_shipped, "WEIGHTS_DIR", tmp_path)
     assert _io.shipped_models() == ["tiny"]
     np.testing.assert_array_equal(load_model("tiny").predict(X), fitted_tiny.predict(X))
     with pytest.raises(FileNotFoundError, match="shipped: tiny"):

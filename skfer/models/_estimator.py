@@ -19,10 +19,10 @@ from sklearn.utils.validation import check_is_fitted
 
 from .._images import check_images
 from .._tags import ImageInputMixin
+from ..faces._framing import framed_cropper
 from . import _training as training
 from ._adapt import ADAPT_MODES
 from ._backbones import backbone_config, channel_stats, resolve_backbone
-from ._framing import framed_cropper
 from ._inference import TTA_MODES
 from ._io import model_config, write_weights
 from ._routing import RoutedParamsMixin

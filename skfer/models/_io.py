@@ -41,6 +41,9 @@ import json
 import os
 from pathlib import Path
 
+from .._shipped import WEIGHTS_DIR as WEIGHTS_DIR
+from .._shipped import resolve_weights as _resolve
+from .._shipped import shipped_models as shipped_models
 from ._trust import ARCHITECTURES as ARCHITECTURES  # re-exported: the rules live there
 from ._trust import COMPACT_ARCHITECTURES as COMPACT_ARCHITECTURES
 from ._trust import LIMITS as LIMITS
@@ -75,37 +78,6 @@ _REQUIRED = (
     "classes_kind",
     "model_kwargs",
 )
-WEIGHTS_DIR = Path(__file__).with_name("weights")
-
-
-def shipped_models() -> list[str]:
-    """Names of the models shipped in ``skfer/models/weights/``.
-
-    Examples
-    --------
-    >>> isinstance(shipped_models(), list)
-    True
-    """
-    if not WEIGHTS_DIR.is_dir():
-        return []
-    return sorted(p.stem for p in WEIGHTS_DIR.glob("*.safetensors"))
-
-
-def _resolve(path_or_name: str | os.PathLike) -> Path:
-    """A shipped model's file for a bare shipped name (``"fer2013"``), even when the
-    working directory holds a file of that name (write ``./fer2013`` for the file);
-    else the file ``path_or_name``."""
-    name = os.fspath(path_or_name)
-    if isinstance(path_or_name, str) and name in shipped_models():
-        return WEIGHTS_DIR / f"{name}.safetensors"
-    path = Path(name).expanduser()
-    if path.is_file():
-        return path
-    names = shipped_models()
-    raise FileNotFoundError(
-        f"No model file {str(path)!r} and no shipped model of that name "
-        f"(shipped: {', '.join(names) if names else 'none installed'})."
-    )
 
 
 def weights_checksum(state_dict: dict, config: dict) -> str:
