@@ -17,6 +17,8 @@ def _faces_table(table, names):
     """The columns worth printing: where, what, how sure, valence/arousal."""
     import pandas as pd
 
+    from .video._classify import PROBA_PREFIX
+
     if "face_found" in table:  # images without a face have no emotion (unless --on-missing)
         table = table[table["label"].notna()]
     if table.empty:
@@ -29,7 +31,7 @@ def _faces_table(table, names):
                 "face": int(r["face"]) if r.get("face_found", True) else "-",
                 "box": f"{r['x']:.0f},{r['y']:.0f},{r['w']:.0f}x{r['h']:.0f}",
                 "label": r["label"],
-                "p": f"{r[r['label']]:.2f}",
+                "p": f"{r[PROBA_PREFIX + r['label']]:.2f}",
                 "valence": f"{r['valence']:+.2f}",
                 "arousal": f"{r['arousal']:+.2f}",
             }

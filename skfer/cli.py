@@ -74,6 +74,7 @@ def _cmd_video(args) -> int:
     import warnings
 
     from .video import VIDEO_MODEL, analyze_video, film_profile, plot_timeline, plot_tracks
+    from .video._classify import proba_columns
 
     film = Path(args.film)
     out = Path(args.out) if args.out else Path(f"{film.stem}_emotions")
@@ -99,8 +100,10 @@ def _cmd_video(args) -> int:
     profile = film_profile(timeline, **given(window=args.window))
     files = [out / "timeline.csv", out / "tracks.csv", out / "windows.csv"]
     digits = {"time": 3, "x": 1, "y": 1, "w": 1, "h": 1, "score": 3}
-    digits.update(dict.fromkeys(["start", "end", "screen_time"], 3))
-    digits.update(dict.fromkeys([*profile.labels, "valence", "arousal"], 4))
+    digits.update(dict.fromkeys(["start", "end", "face_time", "screen_time"], 3))
+    shares = [f"share_{label}" for label in profile.labels]
+    digits.update(dict.fromkeys([*proba_columns(profile.labels), *shares], 4))
+    digits.update(dict.fromkeys(["valence", "arousal"], 4))
     timeline.round(digits).to_csv(files[0], index=False)
     profile.tracks.round(digits).to_csv(files[1])
     profile.windows.round(digits).to_csv(files[2], index=False)
@@ -114,7 +117,7 @@ def _cmd_video(args) -> int:
     )
     print(f"model: {describe_model(VIDEO_MODEL if args.model is None else args.model)}")
     if summary["n_faces"]:
-        shares = ", ".join(f"{label} {summary[label]:.0%}" for label in profile.labels)
+        shares = ", ".join(f"{label} {summary[f'share_{label}']:.0%}" for label in profile.labels)
         print(f"share of face time: {shares}")
         print(
             f"dominant: {summary['dominant']}; mean valence {summary['valence']:+.2f}, "

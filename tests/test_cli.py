@@ -185,7 +185,9 @@ def test_video_writes_csv_and_pngs(sfew_frames_dir, tmp_path, capsys):
     timeline = pd.read_csv(out / "timeline.csv")
     assert timeline["time"].tolist() == [0.0, 0.5, 1.0, 1.5, 2.0, 2.5]
     assert timeline["track"].tolist() == [0, 0, 0, 0, 1, 1]
-    assert {"label", "valence", "arousal", "happy", "sad"} <= set(timeline.columns)
+    assert {"label", "valence", "arousal", "p_happy", "p_sad", "shot"} <= set(timeline.columns)
+    tracks = pd.read_csv(out / "tracks.csv")
+    assert {"share_happy", "face_time", "screen_time"} <= set(tracks.columns)
     for png in ("timeline.png", "tracks.png"):
         assert (out / png).read_bytes()[:8] == PNG
 

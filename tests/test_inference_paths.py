@@ -85,7 +85,7 @@ def test_every_path_gives_the_same_crops_and_probabilities(saved, frame_video, m
     crops, faces = model.cropper().crop_faces(frame)
     assert len(faces) == 1 and crops.shape == (1, 40, 40)
     expected = model.predict_proba(crops)[0]
-    labels = list(model.classes_)
+    labels = [f"p_{c}" for c in model.classes_]
 
     # Python: the saved pipeline on the whole frame
     np.testing.assert_allclose(
@@ -117,7 +117,7 @@ def test_every_path_gives_the_same_crops_and_probabilities(saved, frame_video, m
     cv2.imwrite(str(image), cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
     assert cli_main(["predict", str(image), "--model", str(path), "--scheme", "ekman7"]) == 0
     shown = seen[0]
-    emotions = [c for c in skfer.EMOTIONS if c in labels]
+    emotions = [f"p_{c}" for c in skfer.EMOTIONS if f"p_{c}" in labels]
     np.testing.assert_allclose(
         shown[emotions].to_numpy(float)[0], expected[[labels.index(c) for c in emotions]],
         atol=1e-6,

@@ -187,8 +187,8 @@ def test_video_without_faces_gives_an_empty_timeline(grey_clip, tmp_path):
     timeline = analyze_video(grey_clip, MeanModel(), every=0.5)
     assert timeline.empty
     assert list(timeline.columns) == [
-        "time", "frame", "track", "x", "y", "w", "h", "score",
-        *EMOTIONS, "label", "valence", "arousal",
+        "time", "frame", "shot", "track", "x", "y", "w", "h", "score",
+        *[f"p_{e}" for e in EMOTIONS], "label", "valence", "arousal",
     ]  # fmt: skip
     assert timeline.attrs["n_sampled"] == 5
     assert timeline.attrs["duration"] == pytest.approx(2.5)
@@ -215,7 +215,7 @@ def test_bad_arguments(grey_clip):
     with pytest.raises(ValueError, match="scheme=None"):
         analyze_video(grey_clip, Clusters(), scheme="top4")
     timeline = analyze_video(grey_clip, Clusters(), scheme=None)
-    assert list(timeline.columns[8:15]) == list(Clusters.classes_)
+    assert list(timeline.columns[9:16]) == [f"p_{c}" for c in Clusters.classes_]
 
 
 @pytest.mark.slow
@@ -228,10 +228,12 @@ def test_timeline_of_a_film(sfew_clip, model):
     assert timeline["frame"].tolist() == [4 * k for k in range(16)]
     # one track per held frame, kept across its 4 samples
     assert timeline["track"].tolist() == [k // 4 for k in range(16)]
-    labels = list(model.classes_)
+    assert timeline["shot"].tolist() == [k // 4 for k in range(16)]  # one shot per frame
+    assert timeline.attrs["shots"] == [0.0, 2.0, 4.0, 6.0]
+    labels = [f"p_{c}" for c in model.classes_]
     np.testing.assert_allclose(timeline[labels].sum(axis=1), 1.0)
     # valence/arousal: probability-weighted means of the NRC-VAD coordinates
-    va = np.array([VALENCE_AROUSAL[c] for c in labels])
+    va = np.array([VALENCE_AROUSAL[c] for c in model.classes_])
     np.testing.assert_allclose(timeline[["valence", "arousal"]], timeline[labels] @ va)
 
     # the same as detecting, aligning and classifying each decoded frame alone
@@ -255,9 +257,12 @@ def test_timeline_of_a_film(sfew_clip, model):
     assert profile.tracks.index.tolist() == [0, 1, 2, 3]
     assert profile.tracks["n_faces"].tolist() == [4, 4, 4, 4]
     assert profile.tracks["screen_time"].tolist() == [2.0] * 4
+    assert profile.tracks["face_time"].tolist() == [2.0] * 4
+    assert profile.shots.index.tolist() == [0, 1, 2, 3]
     assert profile.windows["start"].tolist() == [0.0, 2.0, 4.0, 6.0]
     assert profile.film["n_tracks"] == 4 and profile.film["duration"] == 8.0
-    np.testing.assert_allclose(profile.tracks[labels].sum(axis=1), 1.0)
+    shares = [f"share_{c}" for c in model.classes_]
+    np.testing.assert_allclose(profile.tracks[shares].sum(axis=1), 1.0)
     for track, dominant in profile.tracks["dominant"].items():
         assert dominant == timeline[timeline.track == track]["label"].mode()[0]
 
@@ -269,15 +274,15 @@ def test_schemes_and_every_n_frames(sfew_clip, model):
     clusters = analyze_video(
         sfew_clip, model, every_n_frames=16, landmarks=False, scheme="clusters"
     )
-    assert list(clusters.columns[8:11]) == ["positive", "neutral", "negative"]
-    kept = ekman[["happy", "neutral", "angry", "sad", "fear", "disgust"]]
+    clustered = ["p_positive", "p_neutral", "p_negative"]
+    assert list(clusters.columns[9:12]) == clustered
+    kept = ekman[[f"p_{e}" for e in ("happy", "neutral", "angry", "sad", "fear", "disgust")]]
+    negative = kept[["p_angry", "p_sad", "p_fear", "p_disgust"]].sum(axis=1)
     expected = (
-        np.column_stack(
-            [kept["happy"], kept["neutral"], kept[["angry", "sad", "fear", "disgust"]].sum(axis=1)]
-        )
+        np.column_stack([kept["p_happy"], kept["p_neutral"], negative])
         / kept.sum(axis=1).to_numpy()[:, None]
     )
-    np.testing.assert_allclose(clusters[["positive", "neutral", "negative"]], expected, atol=1e-6)
+    np.testing.assert_allclose(clusters[clustered], expected, atol=1e-6)
     # valence/arousal come from the seven emotions, whatever the scheme
     np.testing.assert_allclose(clusters["valence"], ekman["valence"])
     top4 = analyze_video(sfew_clip, model, every_n_frames=16, landmarks=False, scheme="top4")
@@ -307,8 +312,8 @@ def test_film_profile_from_csv(tmp_path):
             "frame": [0, 12, 25, 37, 300],
             "track": [0, 0, 0, 1, 2],
             "x": 0.0, "y": 0.0, "w": 10.0, "h": 10.0, "score": 1.0,
-            "happy": [0.9, 0.8, 0.2, 0.1, 0.6],
-            "sad": [0.1, 0.2, 0.8, 0.9, 0.4],
+            "p_happy": [0.9, 0.8, 0.2, 0.1, 0.6],
+            "p_sad": [0.1, 0.2, 0.8, 0.9, 0.4],
             "label": ["happy", "happy", "sad", "sad", "happy"],
             "valence": [0.8, 0.7, -0.6, -0.8, 0.2],
             "arousal": [0.4, 0.4, -0.3, -0.4, 0.1],
@@ -320,12 +325,15 @@ def test_film_profile_from_csv(tmp_path):
     assert profile.labels == ["happy", "sad"]
     tracks = profile.tracks
     assert tracks.index.tolist() == [0, 1, 2]  # longest screen time first
-    assert tracks.loc[0, "happy"] == pytest.approx(2 / 3)
+    assert tracks.loc[0, "share_happy"] == pytest.approx(2 / 3)
     assert tracks.loc[0, "dominant"] == "happy"
     assert tracks.loc[0, "start"] == 0.0 and tracks.loc[0, "end"] == 1.5
     assert profile.windows["n_faces"].tolist() == [4, 1]
     assert profile.windows["dominant"].tolist() == ["happy", "happy"]  # tie -> mean proba
-    assert profile.film["happy"] == pytest.approx(0.6)
+    assert profile.film["share_happy"] == pytest.approx(0.6)
+    # windows: face-seconds vs seconds with a face on screen (one face per sample here)
+    assert profile.windows["face_time"].tolist() == profile.windows["screen_time"].tolist()
+    assert profile.persons is None and profile.shots is None  # no such columns
     assert profile.film["n_tracks"] == 3
     with pytest.raises(ValueError, match="window"):
         film_profile(back, window=0)
@@ -341,7 +349,7 @@ def test_adapt_classifies_the_film_as_one_domain(sfew_clip, model):
     assert plain.attrs["adapt"] is None
     assert adapted.attrs["adapt"] == "batchnorm" and model.adapt is None  # model untouched
     assert len(adapted) == len(plain) == 32
-    labels = list(model.classes_)
+    labels = [f"p_{c}" for c in model.classes_]
     np.testing.assert_allclose(adapted[labels].sum(axis=1), 1.0)
     # all 32 faces adapted to together, whatever batch_size is
     from skfer.faces import align_face, detect_faces

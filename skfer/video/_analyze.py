@@ -157,9 +157,13 @@ def analyze_video(
         One row per detected face per sampled frame, in frame order (largest face
         first within a frame), with columns
 
-        - ``time`` (s), ``frame`` (index in the video), ``track`` (0, 1...);
+        - ``time`` (s), ``frame`` (index in the video);
+        - ``shot`` (0, 1...: the shot the frame belongs to, counted at each cut
+          :class:`~skfer.video.ShotCuts` finds between sampled frames), ``track``
+          (0, 1...: a face followed within one shot);
         - ``x, y, w, h`` (box in frame pixels), ``score`` (detector confidence);
-        - one probability column per label of the scheme (they sum to 1);
+        - one probability column ``p_<label>`` per label of the scheme (they sum
+          to 1);
         - ``label``: the most probable one;
         - ``valence``, ``arousal`` in [-1, 1]: the mean of
           :data:`skfer.emotions.VALENCE_AROUSAL` weighted by the model's emotion
@@ -171,9 +175,10 @@ def analyze_video(
         Sampled frames without faces add no row; a film without faces gives an
         empty table with these columns. ``timeline.attrs`` records ``source``,
         ``fps``, ``step`` (seconds between samples), ``duration``, ``n_sampled``
-        (frames analysed), ``scheme``, ``labels``, ``detector`` (as resolved, e.g.
-        ``"hog+yunet"``), ``framing`` (the cropper's parameters), ``complete`` (False
-        for a truncated or corrupted film read only in part), ``covered``
+        (frames analysed), ``shots`` (start time of each shot, s), ``scheme``,
+        ``labels``, ``detector`` (as resolved, e.g. ``"hog+yunet"``), ``framing`` (the
+        cropper's parameters), ``complete`` (False for a truncated or corrupted film
+        read only in part), ``covered``
         (``[start, end]`` in seconds: the part of the film that was read, a list so
         that it survives Parquet and JSON) and ``damage`` (what was missing, or None).
 
@@ -243,21 +248,25 @@ def analyze_video(
             on_frame=bar.update if bar else None,
             report=report,
         )
+        shot, shot_starts = 0, []
         for index, time, frame in frames:
             n_sampled += 1
             crops, faces = cropper.crop_faces(frame)
             if cuts.is_cut(frame):
                 tracker.end_tracks()
-            del frame
+                shot += 1
+            if len(shot_starts) == shot:
+                shot_starts.append(float(time))
             tracks = tracker.update([f.box for f in faces])
             if faces:
-                rows = [(time, index, t, *_box_row(f)) for f, t in zip(faces, tracks)]
+                rows = [(time, index, shot, t, *_box_row(f)) for f, t in zip(faces, tracks)]
                 classifier.add(rows, crops)
+            del frame
     finally:
         capture.release()
         if bar is not None:
             bar.close()
-    timeline = classifier.table(["time", "frame", "track"])
+    timeline = classifier.table(["time", "frame", "shot", "track"])
     step = every if every_n is None else (every_n / info.fps if info.fps > 0 else math.nan)
     timeline.attrs.update(
         source=info.path,
@@ -270,6 +279,7 @@ def analyze_video(
         detector=resolve_detector(cropper.detector),
         framing=cropper.get_params(),
         adapt=classifier.adapt,
+        shots=shot_starts,
         complete=report.complete,
         covered=report.covered,
         damage=report.message,
@@ -315,7 +325,7 @@ def analyze_images(
     pandas.DataFrame
         One row per face: ``image`` (position in ``images``), ``face`` (0 = largest in
         its image), ``face_found`` (True), ``x, y, w, h, score``, one probability
-        column per scheme label, ``label``, ``valence``, ``arousal``. An image
+        column ``p_<label>`` per scheme label, ``label``, ``valence``, ``arousal``. An image
         without faces has one row with ``face`` -1 and ``face_found`` False: with
         ``on_missing="skip"`` its box, probabilities, ``label`` and valence/arousal
         are missing (NaN / None); with ``"full"`` or ``"center"`` they are those of
@@ -330,7 +340,7 @@ def analyze_images(
     >>> model = DummyClassifier(strategy="prior").fit(np.zeros((4, 1)), ["happy"] * 3 + ["sad"])
     >>> table = analyze_images([astronaut()], model, detector="hog")
     >>> first = table.iloc[0]
-    >>> int(first["face"]), first["label"], round(float(first["happy"]), 2), round(first["x"])
+    >>> int(first["face"]), first["label"], round(float(first["p_happy"]), 2), round(first["x"])
     (0, 'happy', 0.75, 184)
     """
     from .._images import check_image, read_image

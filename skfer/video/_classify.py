@@ -11,10 +11,18 @@ import numpy as np
 
 from ..emotions import VALENCE_AROUSAL, normalize_emotion
 
-__all__ = ["BOX_COLUMNS", "FaceClassifier", "check_batch_size"]
+__all__ = ["BOX_COLUMNS", "PROBA_PREFIX", "FaceClassifier", "check_batch_size", "proba_columns"]
 
 BOX_COLUMNS = ("x", "y", "w", "h", "score")
-_RESERVED = {"time", "frame", "track", "image", "face", "label", "valence", "arousal", *BOX_COLUMNS}
+
+#: Prefix of a table's probability columns: ``p_happy`` is the probability of *happy*
+#: (the summaries of :func:`~skfer.video.film_profile` are ``share_happy``).
+PROBA_PREFIX = "p_"
+
+
+def proba_columns(labels) -> list[str]:
+    """The probability column of each label: ``["p_happy", ...]``."""
+    return [f"{PROBA_PREFIX}{label}" for label in labels]
 
 
 def check_batch_size(batch_size) -> int:
@@ -38,11 +46,6 @@ class FaceClassifier:
         self.classes = classes
         self.scheme = _scheme_matrix(classes, scheme)
         self.labels = list(self.scheme.labels)
-        clash = sorted(_RESERVED.intersection(map(str, self.labels)))
-        if clash:
-            raise ValueError(
-                f"The model's labels {clash} clash with the timeline's own column names."
-            )
         self.va = _valence_arousal_matrix(classes)
         # results are kept as numeric blocks, one per batch (a few floats per face)
         self._blocks: list[np.ndarray] = []
@@ -82,7 +85,8 @@ class FaceClassifier:
         width = len(head) + len(self.labels) + 2
         data = np.concatenate(self._blocks) if self._blocks else np.zeros((0, width))
         best = np.concatenate(self._best) if self._best else np.zeros(0, dtype=int)
-        frame = pd.DataFrame(data, columns=[*head, *self.labels, "valence", "arousal"])
+        columns = [*head, *proba_columns(self.labels), "valence", "arousal"]
+        frame = pd.DataFrame(data, columns=columns)
         for column in key_columns:
             if column != "time":
                 frame[column] = frame[column].astype(int)

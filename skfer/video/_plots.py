@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ._classify import PROBA_PREFIX, proba_columns
 from ._profile import _duration, _step, timeline_labels
 
 __all__ = ["annotate_image", "label_colors", "plot_timeline", "plot_tracks"]
@@ -93,8 +94,8 @@ def plot_timeline(timeline, path: str | os.PathLike, *, title: str | None = None
     --------
     >>> import os, tempfile, pandas as pd
     >>> timeline = pd.DataFrame({
-    ...     "time": [0.0, 0.5, 1.0], "track": [0, 0, 0], "happy": [0.9, 0.6, 0.2],
-    ...     "sad": [0.1, 0.4, 0.8], "label": ["happy", "happy", "sad"],
+    ...     "time": [0.0, 0.5, 1.0], "track": [0, 0, 0], "p_happy": [0.9, 0.6, 0.2],
+    ...     "p_sad": [0.1, 0.4, 0.8], "label": ["happy", "happy", "sad"],
     ...     "valence": [0.7, 0.2, -0.6], "arousal": [0.4, 0.1, -0.3]})
     >>> plot_timeline(timeline, os.path.join(tempfile.mkdtemp(), "timeline.png")).name
     'timeline.png'
@@ -108,7 +109,8 @@ def plot_timeline(timeline, path: str | os.PathLike, *, title: str | None = None
     fig = Figure(figsize=(12, 5.5), layout="constrained")
     top, bottom = fig.subplots(2, 1, sharex=True, height_ratios=[3, 1.3])
     if len(timeline):
-        per_time = timeline.groupby("time")[[*labels, "valence", "arousal"]].mean()
+        columns = [*proba_columns(labels), "valence", "arousal"]
+        per_time = timeline.groupby("time")[columns].mean()
         times = per_time.index.to_numpy(dtype=float)
         if step > 0:
             # a regular grid, so that stretches without faces show as gaps
@@ -179,8 +181,8 @@ def plot_tracks(
     --------
     >>> import os, tempfile, pandas as pd
     >>> timeline = pd.DataFrame({
-    ...     "time": [0.0, 0.5, 0.5], "track": [0, 0, 1], "happy": [0.9, 0.6, 0.2],
-    ...     "sad": [0.1, 0.4, 0.8], "label": ["happy", "happy", "sad"],
+    ...     "time": [0.0, 0.5, 0.5], "track": [0, 0, 1], "p_happy": [0.9, 0.6, 0.2],
+    ...     "p_sad": [0.1, 0.4, 0.8], "label": ["happy", "happy", "sad"],
     ...     "valence": [0.7, 0.2, -0.6], "arousal": [0.4, 0.1, -0.3]})
     >>> plot_tracks(timeline, os.path.join(tempfile.mkdtemp(), "tracks.png")).name
     'tracks.png'
@@ -242,7 +244,7 @@ def annotate_image(image, faces) -> np.ndarray:
     --------
     >>> import numpy as np, pandas as pd
     >>> faces = pd.DataFrame({"x": [10.0], "y": [10.0], "w": [40.0], "h": [40.0],
-    ...                       "happy": [0.8], "sad": [0.2], "label": ["happy"]})
+    ...                       "p_happy": [0.8], "p_sad": [0.2], "label": ["happy"]})
     >>> annotate_image(np.zeros((100, 100), np.uint8), faces).shape
     (100, 100, 3)
     """
@@ -262,7 +264,7 @@ def annotate_image(image, faces) -> np.ndarray:
         hexcolor = colors[label].lstrip("#")
         color = tuple(int(hexcolor[i : i + 2], 16) for i in (0, 2, 4))
         cv2.rectangle(out, (x, y), (x + w, y + h), color, thickness + 1)
-        p = face.get(label)
+        p = face.get(f"{PROBA_PREFIX}{label}")
         text = f"{label} {p:.0%}" if isinstance(p, (int, float, np.floating)) else str(label)
         if not bool(face.get("face_found", True)):
             text += " (no face)"
