@@ -23,6 +23,10 @@ instead of FER2013's own (contempt and label-less images left out; the row's var
 name gains ``+ferplus``): FER+ re-labelled every image with ten annotators, and most of
 FER2013's label noise is between the subdued classes (neutral, sad) that film faces
 are misread as. PublicTest stays scored on FER2013's labels, as for every row.
+``--labels both`` trains on every Training image twice, once with each label (in
+expectation, the cross-entropy of the average of the two one-hot targets): FER2013's
+single label and the FER+ crowd disagree mostly on neutral, which FER2013's labels
+under-call and FER+'s majority calls for most subdued faces (``+both``).
 ``--ship VARIANT`` then makes that variant the shipped ``fer2013``: test-time
 augmentation chosen on PublicTest, PrivateTest scored once, both recorded in the
 weights' metrics beside the first stage's record.
@@ -80,7 +84,11 @@ def training_set(labels: str):
 
     data = load_ferplus(usage="Training")
     keep = np.asarray(data.target) != "contempt"  # not one of FER2013's seven
-    return data.images[keep], np.asarray(data.target[keep]).astype(str)
+    images, target = data.images[keep], np.asarray(data.target[keep]).astype(str)
+    if labels == "ferplus":
+        return images, target
+    own = fer2013_split("Training")
+    return np.concatenate([own[0], images]), np.concatenate([own[1], target])
 
 
 def score(model, dev, public) -> dict:
@@ -108,7 +116,7 @@ def main() -> None:
     )
     parser.add_argument(
         "--labels",
-        choices=("fer2013", "ferplus"),
+        choices=("fer2013", "ferplus", "both"),
         default="fer2013",
         help="training labels: FER2013's own or the FER+ majority vote (same images)",
     )
@@ -136,7 +144,7 @@ def main() -> None:
             verbose=1,
         ).fit(train_x, train_y)
         minutes = (time.perf_counter() - t0) / 60
-        label = name + ("+ferplus" if args.labels == "ferplus" else "")
+        label = name + ("" if args.labels == "fer2013" else f"+{args.labels}")
         row = {"variant": label, "start": Path(args.start).stem, "epochs": args.epochs}
         row["lr"] = args.lr
         row["standardize"] = VARIANTS[name][1]

@@ -68,6 +68,11 @@ _LAZY = {
     "film_profile": "skfer.video",
     "plot_timeline": "skfer.video",
     "plot_tracks": "skfer.video",
+    "plot_persons": "skfer.video",
+    "write_report": "skfer.video",
+    "write_annotated_video": "skfer.video",
+    "face_thumbnails": "skfer.video",
+    "PersonGrouper": "skfer.video",
     "annotate_image": "skfer.video",
     # scale-out on Dask (skfer.distributed; extra skfer[dask])
     "analyze_videos": "skfer.distributed",

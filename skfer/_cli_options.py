@@ -137,3 +137,25 @@ def library_default(func, name: str, none: str = "the library's default") -> str
     """How the help shows the library's default of ``func``'s parameter ``name``."""
     value = inspect.signature(func).parameters[name].default
     return none if value is None else str(value)
+
+
+def parse_min_score(text: str):
+    """``--min-score``: ``0.5`` (every detector) or ``yunet=0.7,hog=0.2`` (per detector).
+
+    Examples
+    --------
+    >>> parse_min_score("0.5"), parse_min_score("yunet=0.7, hog=0")
+    (0.5, {'yunet': 0.7, 'hog': 0.0})
+    """
+    import argparse
+
+    try:
+        if "=" not in text:
+            return float(text)
+        pairs = (part.split("=", 1) for part in text.split(",") if part.strip())
+        return {name.strip().lower(): float(value) for name, value in pairs}
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a score: give a number (0.5) or detector=number pairs "
+            "(yunet=0.7,hog=0.2)"
+        ) from None

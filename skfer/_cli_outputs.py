@@ -1,5 +1,6 @@
-"""What ``skfer predict`` and ``skfer demo`` print and write: the faces table, annotated
-images and their file names (never one over another)."""
+"""What ``skfer predict`` and ``skfer demo`` read, print and write: the input images
+(files, folders, glob patterns), the faces table (printed, CSV, JSON), annotated images
+and their file names (never one over another)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,14 @@ from pathlib import Path
 
 from ._cli_options import CommandError
 
-__all__ = ["annotated_targets", "display_names", "print_faces", "save_annotated"]
+__all__ = [
+    "annotated_targets",
+    "display_names",
+    "expand_inputs",
+    "print_faces",
+    "save_annotated",
+    "write_tables",
+]
 
 _IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 
@@ -103,3 +111,53 @@ def annotated_targets(paths: list[Path], out: Path) -> list[Path]:
 
 
 # ------------------------------------------------------------------- commands
+
+
+def expand_inputs(items: list[str], *, recursive: bool = False) -> list[Path]:
+    """The image files named by ``skfer predict``'s arguments: a file as it is, a folder's
+    image files (sorted; with ``recursive``, its subfolders' too), a glob pattern's
+    matches (sorted; expanded here too, for shells that pass it on unexpanded)."""
+    import glob
+
+    paths: list[Path] = []
+    for item in items:
+        path = Path(item)
+        if path.is_dir():
+            found = path.rglob("*") if recursive else path.iterdir()
+            images = sorted(p for p in found if p.is_file() and _is_image(p))
+            if not images:
+                raise CommandError(
+                    f"no image files ({', '.join(_IMAGE_SUFFIXES)}) in folder {item!r}"
+                    + ("" if recursive else " (--recursive searches its subfolders)")
+                )
+            paths.extend(images)
+        elif path.is_file() or not glob.has_magic(item):
+            paths.append(path)  # a missing file: read_image names it
+        else:
+            matches = sorted(Path(m) for m in glob.glob(item, recursive=recursive))
+            matches = [m for m in matches if m.is_file() and _is_image(m)]
+            if not matches:
+                raise CommandError(f"no image files match {item!r}")
+            paths.extend(matches)
+    return paths
+
+
+def _is_image(path: Path) -> bool:
+    return path.suffix.lower() in _IMAGE_SUFFIXES and not path.name.startswith(".")
+
+
+def write_tables(table, paths: list[Path], *, csv=None, json=None) -> list[Path]:
+    """``skfer predict --csv/--json``: the faces table with each image's path, every
+    column kept (NaN: empty in CSV, null in JSON); returns the files written."""
+    out = table.copy()
+    out.insert(0, "path", [str(paths[int(i)]) for i in out["image"]])
+    written = []
+    if csv:
+        Path(csv).parent.mkdir(parents=True, exist_ok=True)
+        out.to_csv(csv, index=False)
+        written.append(Path(csv))
+    if json:
+        Path(json).parent.mkdir(parents=True, exist_ok=True)
+        out.to_json(json, orient="records", indent=1)
+        written.append(Path(json))
+    return written

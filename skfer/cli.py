@@ -28,12 +28,21 @@ from ._cli_options import (
     given,
     library_default,
     model_option,
+    parse_min_score,
     parse_scheme,
     say_model,
     scheme_help,
     scheme_value,
 )
-from ._cli_outputs import annotated_targets, display_names, print_faces, save_annotated
+from ._cli_outputs import (
+    annotated_targets,
+    display_names,
+    expand_inputs,
+    print_faces,
+    save_annotated,
+    write_tables,
+)
+from ._run_record import model_record, new_record, write_record
 
 __all__ = ["build_parser", "main"]
 
@@ -52,20 +61,32 @@ def _cmd_predict(args) -> int:
     from ._images import read_image
     from .video import IMAGE_MODEL, analyze_images
 
-    paths = [Path(p) for p in args.images]
+    paths = expand_inputs(args.images, recursive=args.recursive)
     targets = annotated_targets(paths, Path(args.out)) if args.out else []
+    args.record.update(model=model_record(args.model, IMAGE_MODEL), inputs=len(paths))
+    # run.json: in --out's folder, else beside --csv (or --json); no outputs, no record
+    if args.out:
+        args.record_dir = Path(args.out).parent if targets == [Path(args.out)] else args.out
+    elif args.csv or args.json:
+        args.record_dir = Path(args.csv or args.json).parent
     images = [read_image(p) for p in paths]
     table = analyze_images(
         images,
         **model_option(args.model),
         **given(
-            detector=args.detector, scheme=scheme_value(args.scheme), on_missing=args.on_missing
+            detector=args.detector,
+            scheme=scheme_value(args.scheme),
+            on_missing=args.on_missing,
+            min_score=args.min_score,
         ),
     )
     names = display_names(paths)
     print_faces(table, names, len(images))
     say_model(IMAGE_MODEL if args.model is None else args.model)
-    for path in save_annotated(images, table, targets):
+    written = write_tables(table, paths, csv=args.csv, json=args.json)
+    written += save_annotated(images, table, targets)
+    args.record["outputs"] = [str(p) for p in written]
+    for path in written:
         print(f"wrote {path}")
     return 0
 
@@ -73,7 +94,16 @@ def _cmd_predict(args) -> int:
 def _cmd_video(args) -> int:
     import warnings
 
-    from .video import VIDEO_MODEL, analyze_video, film_profile, plot_timeline, plot_tracks
+    from .video import (
+        VIDEO_MODEL,
+        analyze_video,
+        film_profile,
+        plot_persons,
+        plot_timeline,
+        plot_tracks,
+        write_annotated_video,
+        write_report,
+    )
     from .video._classify import proba_columns
 
     film = Path(args.film)
@@ -93,10 +123,19 @@ def _cmd_video(args) -> int:
                 batch_size=args.batch_size,
                 landmarks=args.landmarks,
                 adapt=args.adapt,
+                min_score=args.min_score,
             ),
             progress=not args.quiet,
         )
     out.mkdir(parents=True, exist_ok=True)
+    args.record_dir = out
+    record = args.record
+    record["model"] = model_record(args.model, VIDEO_MODEL)
+    record["sampling"] = given(every=args.every, every_n_frames=args.every_n_frames)
+    film_keys = ("source", "fps", "step", "duration", "n_sampled", "shots", "scheme", "labels")
+    film_keys += ("detector", "framing", "adapt", "persons", "complete", "covered", "damage")
+    record["film"] = {k: timeline.attrs.get(k) for k in film_keys}
+    record["min_score"] = args.min_score
     profile = film_profile(timeline, **given(window=args.window))
     files = [out / "timeline.csv", out / "tracks.csv", out / "windows.csv"]
     digits = {"time": 3, "x": 1, "y": 1, "w": 1, "h": 1, "score": 3}
@@ -107,8 +146,21 @@ def _cmd_video(args) -> int:
     timeline.round(digits).to_csv(files[0], index=False)
     profile.tracks.round(digits).to_csv(files[1])
     profile.windows.round(digits).to_csv(files[2], index=False)
-    files.append(plot_timeline(timeline, out / "timeline.png"))
-    files.append(plot_tracks(timeline, out / "tracks.png"))
+    if profile.persons is not None:
+        files.append(out / "persons.csv")
+        profile.persons.round(digits).to_csv(files[-1])
+    for name, plot in (
+        ("timeline.png", plot_timeline),
+        ("tracks.png", plot_tracks),
+        ("persons.png", plot_persons),
+    ):
+        plot(timeline, out / name)
+        files.append(out / name)
+    run = {"model": describe_model(record["model"]["given"]), "command": " ".join(record["argv"])}
+    run["checksum"] = record["model"].get("checksum")
+    files.append(write_report(timeline, out / "report.html", video=film, profile=profile, run=run))
+    if args.save_video:
+        files.append(write_annotated_video(timeline, out / "annotated.mp4", video=film))
     summary = profile.film
     attrs = timeline.attrs
     print(
@@ -123,8 +175,10 @@ def _cmd_video(args) -> int:
             f"dominant: {summary['dominant']}; mean valence {summary['valence']:+.2f}, "
             f"arousal {summary['arousal']:+.2f}"
         )
+    record["outputs"] = [str(p) for p in [*files, out / "run.json"]]
     for path in files:
         print(f"wrote {path}")
+    print(f"wrote {out / 'run.json'}")
     if not attrs.get("complete", True):
         if not args.allow_partial:
             raise CommandError(
@@ -149,8 +203,13 @@ def _cmd_demo(args) -> int:
     say_model(IMAGE_MODEL if args.model is None else args.model)
     out = Path(args.out) if args.out else Path(tempfile.mkdtemp(prefix="skfer-demo-"))
     targets = [out / f"{Path(name).stem}_annotated.png" for name in samples.filenames]
-    for path in save_annotated(samples.images, table, targets):
+    args.record_dir = out
+    args.record.update(model=model_record(args.model, IMAGE_MODEL), inputs=len(targets))
+    written = save_annotated(samples.images, table, targets)
+    args.record["outputs"] = [str(p) for p in written]
+    for path in written:
         print(f"wrote {path}")
+    print(f"wrote {out / 'run.json'}")
     return 0
 
 
@@ -215,6 +274,12 @@ def _cmd_evaluate(args) -> int:
     print(accuracy.to_string(float_format=lambda v: f"{v:.1%}"))
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
+        args.record_dir = out
+        args.record["model"] = (
+            model_record(args.model, None) if args.model else {"trained": str(model)}
+        )
+        args.record["datasets"] = {name: len(X) for name, (X, _) in datasets.items()}
+        args.record["outputs"] = [str(out / "report.csv")]
         report.to_csv(out / "report.csv", index=False, float_format="%.4f")
         print(f"wrote {out / 'report.csv'} and confusion matrices in {out}")
     else:
@@ -242,6 +307,17 @@ def _add_model_args(parser, analyze, model_default: str) -> None:
         metavar="SCHEME",
         help=f"{scheme_help('label scheme of the output')} "
         f"(default: {library_default(analyze, 'scheme', 'the model classes')})",
+    )
+
+
+def _add_min_score(parser) -> None:
+    parser.add_argument(
+        "--min-score",
+        type=parse_min_score,
+        metavar="SCORE",
+        help="drop faces the detector is less sure of: a number for every detector's own "
+        "score, or per detector (yunet=0.7,hog=0.2); the detector column of the outputs "
+        "says which detector found each face (default: keep every face found)",
     )
 
 
@@ -280,7 +356,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="faces and emotions in images",
         description="Detect every face in each image and print its emotion.",
     )
-    predict.add_argument("images", nargs="+", metavar="IMAGE", help="image files")
+    predict.add_argument(
+        "images",
+        nargs="+",
+        metavar="IMAGE",
+        help="image files, folders (their images) or glob patterns ('frames/*.jpg')",
+    )
+    predict.add_argument(
+        "--recursive", action="store_true", help="also the images in the folders' subfolders"
+    )
+    predict.add_argument("--csv", metavar="FILE", help="write the faces table as CSV")
+    predict.add_argument("--json", metavar="FILE", help="write the faces table as JSON records")
     predict.add_argument(
         "--out",
         help="annotated image: a .png path for one image, else a folder "
@@ -294,14 +380,17 @@ def build_parser() -> argparse.ArgumentParser:
         f"(default: {library_default(analyze_images, 'on_missing')})",
     )
     _add_model_args(predict, analyze_images, IMAGE_MODEL)
+    _add_min_score(predict)
     predict.set_defaults(func=_cmd_predict)
 
     video = sub.add_parser(
         "video",
         help="emotion timeline of a film",
-        description="Analyse a video: emotions of every face track over time. Writes "
-        "timeline.csv (one row per face per sampled frame), tracks.csv and windows.csv "
-        "(summaries per track and per scene window), timeline.png and tracks.png.",
+        description="Analyse a video: emotions of every face over time, its tracks grouped "
+        "into persons across shots. Writes timeline.csv (one row per face per sampled frame), "
+        "tracks.csv, persons.csv and windows.csv (summaries per track, person and scene "
+        "window), timeline.png, tracks.png, persons.png, report.html (a self-contained page "
+        "of all of it) and run.json (the record of the run).",
     )
     video.add_argument("film", metavar="FILM", help="video file (mp4, avi, mkv, mov...)")
     video.add_argument(
@@ -338,6 +427,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="adapt the model to this film's faces without labels: batch-norm statistics "
         "re-estimated on them (AdaBN; for the fer2013* models; default: off)",
     )
+    video.add_argument(
+        "--save-video",
+        action="store_true",
+        help="also write annotated.mp4: the film with each face's box and label drawn",
+    )
     video.add_argument("--quiet", action="store_true", help="no progress bar")
     video.add_argument(
         "--allow-partial",
@@ -346,6 +440,7 @@ def build_parser() -> argparse.ArgumentParser:
         "outputs for the part read are written, then exit status 1)",
     )
     _add_model_args(video, analyze_video, VIDEO_MODEL)
+    _add_min_score(video)
     video.set_defaults(func=_cmd_video)
 
     demo = sub.add_parser(
@@ -433,16 +528,28 @@ def main(argv: list[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # --help, --version, usage errors
         return exc.code if isinstance(exc.code, int) else 0 if exc.code is None else 2
+    args.record = new_record(list(sys.argv[1:] if argv is None else argv), args.command)
+    args.record_dir = None  # a command that writes outputs says where run.json goes
+    error = None
     try:
         return args.func(args)
     except KeyboardInterrupt:
+        error = "interrupted"
         print("skfer: interrupted", file=sys.stderr)
         return 130
     except Exception as exc:
+        error = _one_line(exc)
         if os.environ.get("SKFER_DEBUG"):
             raise
-        print(f"skfer {args.command}: error: {_one_line(exc)}", file=sys.stderr)
+        print(f"skfer {args.command}: error: {error}", file=sys.stderr)
         return 1
+    finally:
+        if args.record_dir is not None:
+            try:
+                write_record(args.record, args.record_dir, error=error)
+            except OSError as exc:
+                warning = f"skfer {args.command}: warning: run.json not written: {exc}"
+                print(warning, file=sys.stderr)
 
 
 if __name__ == "__main__":  # pragma: no cover

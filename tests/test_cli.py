@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -159,7 +160,49 @@ def test_predict(sfew_frames_dir, tmp_path, capsys):
     assert sorted(p.name for p in folder.iterdir()) == [
         f"{frame.stem}_annotated.png",
         "grey_annotated.png",
+        "run.json",
     ]
+
+
+@pytest.mark.slow
+def test_predict_folders_globs_and_tables(sfew_frames_dir, tmp_path, capsys):
+    import json
+
+    from skfer._run_record import model_record
+
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    for name in (FRAME, "Sad/IAmSam_013827920__00000101.jpg"):
+        (folder / Path(name).name).write_bytes((sfew_frames_dir / name).read_bytes())
+    (folder / "notes.txt").write_text("not an image")
+    csv, js = tmp_path / "t" / "faces.csv", tmp_path / "t" / "faces.json"
+    assert main(["predict", str(folder), "--csv", str(csv), "--json", str(js)]) == 0
+    table = pd.read_csv(csv)
+    assert sorted(Path(p).name for p in table["path"].unique()) == sorted(
+        p.name for p in folder.glob("*.jpg")
+    )
+    assert {"face", "face_found", "score", "detector", "p_happy", "label"} <= set(table.columns)
+    assert set(table["detector"]) <= {"hog", "yunet"}
+    records = json.loads(js.read_text())
+    assert len(records) == len(table) and records[0]["path"] == table["path"][0]
+    run = json.loads((csv.parent / "run.json").read_text())
+    assert run["command"] == "predict" and run["status"] == "ok" and run["inputs"] == 2
+    assert run["model"]["given"] == "fer2013" and run["model"]["shipped"] is True
+    assert run["model"]["checksum"] == model_record("fer2013", None)["checksum"]
+    assert run["model"]["checksum"].startswith("sha256:")
+    assert sorted(run["outputs"]) == sorted([str(csv), str(js)])
+    # a glob the shell did not expand, and --min-score dropping every face
+    assert main(["predict", str(folder / "*.jpg"), "--csv", str(csv), "--min-score", "9"]) == 0
+    dropped = pd.read_csv(csv)
+    assert len(dropped) == 2 and not dropped["face_found"].any()
+    capsys.readouterr()
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert main(["predict", str(empty)]) == 1
+    assert "no image files" in capsys.readouterr().err
+    assert main(["predict", str(tmp_path / "none-*.png")]) == 1
+    assert "no image files match" in capsys.readouterr().err
+    assert main(["predict", "x.png", "--min-score", "yunet=high"]) == 2
 
 
 @pytest.mark.slow
@@ -180,8 +223,17 @@ def test_video_writes_csv_and_pngs(sfew_frames_dir, tmp_path, capsys):
     assert "2 tracks" in captured.out
     assert "model: film (shipped: " in captured.out
     assert "%" in captured.err  # the progress bar
-    names = {"timeline.csv", "tracks.csv", "windows.csv", "timeline.png", "tracks.png"}
+    names = {"timeline.csv", "tracks.csv", "windows.csv", "persons.csv", "report.html"}
+    names |= {"timeline.png", "tracks.png", "persons.png", "run.json"}
     assert {p.name for p in out.iterdir()} == names
+    import json
+
+    run = json.loads((out / "run.json").read_text())
+    assert run["command"] == "video" and run["status"] == "ok"
+    assert run["film"]["n_sampled"] == 6 and run["film"]["detector"] in ("hog+yunet", "hog+cnn")
+    assert run["film"]["shots"] == [0.0, 2.0] and run["model"]["given"] == "film"
+    assert run["sampling"] == {"every": 0.5} and "report.html" in " ".join(run["outputs"])
+    assert run["model"]["checksum"] in (out / "report.html").read_text()
     timeline = pd.read_csv(out / "timeline.csv")
     assert timeline["time"].tolist() == [0.0, 0.5, 1.0, 1.5, 2.0, 2.5]
     assert timeline["track"].tolist() == [0, 0, 0, 0, 1, 1]

@@ -234,9 +234,9 @@ def test_input_size_options(tiny_faces):
 
 def test_verbose_logs_epochs_and_silent_otherwise(tiny_faces, capsys):
     X, y = tiny_faces
-    tiny_cnn(max_epochs=2).fit(X, y)
+    tiny_cnn(max_epochs=2, verbose=0).fit(X, y)
     assert capsys.readouterr().out == ""
-    tiny_cnn(max_epochs=2, validation=0.1, verbose=1).fit(X, y)
+    tiny_cnn(max_epochs=2, validation=0.1).fit(X, y)  # verbose=1 by default
     out = capsys.readouterr().out
     device = "cuda" if torch.cuda.is_available() else "cpu"  # device="auto"
     assert f"training skfer_cnn on {device}" in out and "valid_acc" in out

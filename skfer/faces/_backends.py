@@ -66,6 +66,7 @@ def _model_file(name: str) -> str:
     path = {
         "landmarks68": frm.pose_predictor_model_location,
         "mmod": frm.cnn_face_detector_model_location,
+        "descriptor": frm.face_recognition_model_location,
     }[name]()
     if not os.path.isfile(path):
         raise FileNotFoundError(

@@ -67,7 +67,15 @@ class Face:
         backend's boxes to one convention, dlib HOG's (about eyebrows to chin), so boxes
         from different detectors are comparable.
     score : float
-        The detector's confidence; comparable only between faces from one detector.
+        The confidence of the detector that found the face, on that detector's own
+        scale (comparable only between faces of one detector): ``hog``: the SVM
+        margin (about -0.5 to 3; skfer keeps faces from -0.5, dlib's own threshold
+        is 0); ``cnn``: dlib's MMOD margin (about 0 to 1.5); ``yunet``: a confidence
+        in [0, 1] (kept from 0.5); ``mtcnn``: a face probability in [0, 1];
+        ``haar``: OpenCV's level weight (about 0 to 10).
+    detector : str or None
+        The detector that found the face (``"hog"``, ``"yunet"``...: for a chain such
+        as ``"hog+yunet"``, the one of the chain that found it); None when not known.
     landmarks : ndarray of shape (5, 2) or None
         ``(x, y)`` of the left eye centre, right eye centre, nose tip, left and right
         mouth corners, *left* and *right* as the viewer sees them (the left eye has the
@@ -87,6 +95,7 @@ class Face:
     box: tuple[float, float, float, float]
     score: float
     landmarks: np.ndarray | None = None
+    detector: str | None = None
 
     def __post_init__(self):
         box = tuple(float(v) for v in self.box)
@@ -113,7 +122,7 @@ class Face:
     def scaled(self, factor: float) -> Face:
         """The same face in an image resized by ``factor``."""
         points = None if self.landmarks is None else self.landmarks * factor
-        return Face(tuple(v * factor for v in self.box), self.score, points)
+        return Face(tuple(v * factor for v in self.box), self.score, points, self.detector)
 
     def __eq__(self, other):
         if not isinstance(other, Face):
@@ -121,14 +130,16 @@ class Face:
         if (self.landmarks is None) != (other.landmarks is None):
             return False
         same_points = self.landmarks is None or np.array_equal(self.landmarks, other.landmarks)
-        return self.box == other.box and self.score == other.score and same_points
+        same = self.box == other.box and self.score == other.score
+        return same and same_points and self.detector == other.detector
 
     __hash__ = None  # mutable-looking array field: not hashable, like ndarray
 
     def __repr__(self):
         box = ", ".join(f"{v:.1f}" for v in self.box)
         points = "None" if self.landmarks is None else "(5, 2)"
-        return f"Face(box=({box}), score={self.score:.3g}, landmarks={points})"
+        by = "" if self.detector is None else f", detector={self.detector!r}"
+        return f"Face(box=({box}), score={self.score:.3g}, landmarks={points}{by})"
 
 
 def resolve_detector(detector: str | None = DEFAULT_DETECTOR) -> str:
@@ -236,7 +247,7 @@ def _detect_one(name, image, gray, work_size, min_size, landmarks):
     if landmarks and points is None and len(boxes):
         points = predict_landmarks(gray, boxes)
     faces = [
-        Face(tuple(b), s, None if (points is None or not landmarks) else p)
+        Face(tuple(b), s, None if (points is None or not landmarks) else p, name)
         for b, s, p in zip(boxes, scores, points if points is not None else [None] * len(boxes))
     ]
     return _drop_nested(sorted(faces, key=lambda f: -f.area))

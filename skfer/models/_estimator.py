@@ -152,8 +152,9 @@ class EmotionCNN(ImageInputMixin, RoutedParamsMixin, ClassifierMixin, BaseEstima
     random_state : int, RandomState instance or None, default=None
         Seeds weight initialisation, shuffling, augmentation and the validation
         split: with an int, CPU training is repeatable.
-    verbose : int, default=0
-        1: a table line per epoch; 2: plus a progress bar. 0: silent.
+    verbose : int, default=1
+        1: a line per epoch (training can take minutes to hours: it says so by
+        default, as skorch does); 2: plus a progress bar per epoch; 0: silent.
     **kwargs
         Routed parameters, grid-searchable like the others: ``module__<name>``
         goes to :func:`timm.create_model` (e.g. ``module__drop_rate=0.2``);
@@ -276,7 +277,7 @@ class EmotionCNN(ImageInputMixin, RoutedParamsMixin, ClassifierMixin, BaseEstima
         callbacks=None,
         checkpoint_dir=None,
         random_state=None,
-        verbose=0,
+        verbose=1,
         **kwargs,
     ):
         self.backbone = backbone

@@ -61,6 +61,46 @@ def cropper_and_classifier(model, default: str, **framing):
     return cropper, model
 
 
+def check_min_score(min_score) -> None:
+    """A number, or a dict of detector name -> number (or None)."""
+    from numbers import Real
+
+    def number(value) -> bool:
+        return isinstance(value, Real) and not isinstance(value, bool) and math.isfinite(value)
+
+    if min_score is None or number(min_score):
+        return
+    if isinstance(min_score, dict) and all(
+        isinstance(k, str) and number(v) for k, v in min_score.items()
+    ):
+        return
+    raise ValueError(
+        "min_score must be a number or a dict {detector: number} such as {'yunet': 0.7}, "
+        f"got {min_score!r}."
+    )
+
+
+def keep_sure(crops, faces, min_score):
+    """The crops and faces whose detector score reaches ``min_score``."""
+    if min_score is None or not faces:
+        return crops, faces
+    if isinstance(min_score, dict):
+        keep = [f.score >= min_score.get(f.detector, -math.inf) for f in faces]
+    else:
+        keep = [f.score >= min_score for f in faces]
+    return crops[np.asarray(keep, dtype=bool)], [f for f, k in zip(faces, keep) if k]
+
+
+def _person_grouper(persons):
+    if not isinstance(persons, bool):
+        raise ValueError(f"persons must be True or False, got {persons!r}.")
+    if not persons:
+        return None
+    from ._persons import PersonGrouper
+
+    return PersonGrouper()
+
+
 def _box_row(face) -> tuple:
     return (*face.box, face.score)
 
@@ -82,6 +122,8 @@ def analyze_video(
     max_distance: float = 0.5,
     max_gap: int = 2,
     cut_threshold: float | None = 0.3,
+    min_score=None,
+    persons: bool = True,
     adapt: str | None = None,
     progress: bool = False,
 ):
@@ -137,6 +179,17 @@ def analyze_video(
         Every track ends at a shot cut: a colour-histogram distance of at least this
         between two sampled frames (see :class:`~skfer.video.ShotCuts`). ``None``
         links faces across cuts.
+    min_score : float or dict, optional
+        Drop faces the detector is less sure of, before tracking and classifying them:
+        a number for every detector's own score, or ``{detector: threshold}`` (say
+        ``{"yunet": 0.7}``: the back of a head found by YuNet scored 0.54). Scores are
+        on each detector's own scale (:class:`skfer.faces.Face`; the ``detector``
+        column says which found each face). None keeps every face found.
+    persons : bool, default=True
+        Group the tracks into persons (characters) across shots, by a face descriptor
+        of a few faces of each track (dlib's face recognition network, see
+        :class:`~skfer.video.PersonGrouper`), giving the ``person`` column. False
+        skips it (faster; no ``person`` column).
     adapt : "batchnorm" or None, default=None
         Adapt the model to this film's faces before classifying them, without labels
         (AdaBN, see :class:`~skfer.EmotionCNN`'s ``adapt``): all faces of the film are
@@ -160,8 +213,11 @@ def analyze_video(
         - ``time`` (s), ``frame`` (index in the video);
         - ``shot`` (0, 1...: the shot the frame belongs to, counted at each cut
           :class:`~skfer.video.ShotCuts` finds between sampled frames), ``track``
-          (0, 1...: a face followed within one shot);
-        - ``x, y, w, h`` (box in frame pixels), ``score`` (detector confidence);
+          (0, 1...: a face followed within one shot), ``person`` (0, 1...: the
+          tracks of one face across shots, with ``persons=True``);
+        - ``x, y, w, h`` (box in frame pixels), ``score`` (detector confidence, on
+          the scale of ``detector``, the detector that found the face: see
+          :class:`skfer.faces.Face`);
         - one probability column ``p_<label>`` per label of the scheme (they sum
           to 1);
         - ``label``: the most probable one;
@@ -208,6 +264,7 @@ def analyze_video(
     >>> timeline.groupby("track")["label"].agg(lambda s: s.mode()[0])  # doctest: +SKIP
     """
     every, every_n = check_sampling(every, every_n_frames)
+    check_min_score(min_score)
     cropper, model = cropper_and_classifier(
         model,
         VIDEO_MODEL,
@@ -220,6 +277,7 @@ def analyze_video(
     tracker = FaceTracker(iou_threshold=iou_threshold, max_distance=max_distance, max_gap=max_gap)
     tracker.reset()
     cuts = ShotCuts(cut_threshold)
+    grouper = _person_grouper(persons)
     capture, info = open_video(path)
     try:
         classifier = FaceClassifier(model, scheme=scheme, batch_size=batch_size, adapt=adapt)
@@ -251,7 +309,7 @@ def analyze_video(
         shot, shot_starts = 0, []
         for index, time, frame in frames:
             n_sampled += 1
-            crops, faces = cropper.crop_faces(frame)
+            crops, faces = keep_sure(*cropper.crop_faces(frame), min_score)
             if cuts.is_cut(frame):
                 tracker.end_tracks()
                 shot += 1
@@ -260,13 +318,18 @@ def analyze_video(
             tracks = tracker.update([f.box for f in faces])
             if faces:
                 rows = [(time, index, shot, t, *_box_row(f)) for f, t in zip(faces, tracks)]
-                classifier.add(rows, crops)
+                classifier.add(rows, crops, [f.detector for f in faces])
+                if grouper is not None:
+                    grouper.add(frame, faces, tracks)
             del frame
     finally:
         capture.release()
         if bar is not None:
             bar.close()
     timeline = classifier.table(["time", "frame", "shot", "track"])
+    if grouper is not None:
+        person = timeline["track"].map(grouper.persons()).astype(int)
+        timeline.insert(timeline.columns.get_loc("track") + 1, "person", person)
     step = every if every_n is None else (every_n / info.fps if info.fps > 0 else math.nan)
     timeline.attrs.update(
         source=info.path,
@@ -280,6 +343,7 @@ def analyze_video(
         framing=cropper.get_params(),
         adapt=classifier.adapt,
         shots=shot_starts,
+        persons=persons,
         complete=report.complete,
         covered=report.covered,
         damage=report.message,
@@ -300,6 +364,7 @@ def analyze_images(
     crop_size: int | None = None,
     adapt: str | None = None,
     on_missing: str = "skip",
+    min_score=None,
 ):
     """Every face in still images with its emotion: the one-frame case of :func:`analyze_video`.
 
@@ -319,12 +384,15 @@ def analyze_images(
         whole image resized as if it were a face, ``"center"`` its central square
         (both as :class:`~skfer.FaceCropper`'s ``on_missing``, for pre-cropped
         faces), ``"raise"`` raises ``ValueError`` naming ``images[i]``.
+    min_score : float or dict, optional
+        As :func:`analyze_video`; an image whose faces are all dropped counts as an
+        image without faces.
 
     Returns
     -------
     pandas.DataFrame
         One row per face: ``image`` (position in ``images``), ``face`` (0 = largest in
-        its image), ``face_found`` (True), ``x, y, w, h, score``, one probability
+        its image), ``face_found`` (True), ``x, y, w, h, score, detector``, one probability
         column ``p_<label>`` per scheme label, ``label``, ``valence``, ``arousal``. An image
         without faces has one row with ``face`` -1 and ``face_found`` False: with
         ``on_missing="skip"`` its box, probabilities, ``label`` and valence/arousal
@@ -356,6 +424,7 @@ def analyze_images(
         )
     if on_missing not in ON_MISSING:
         raise ValueError(f"on_missing must be one of {ON_MISSING}; got {on_missing!r}.")
+    check_min_score(min_score)
     cropper, model = cropper_and_classifier(
         model,
         IMAGE_MODEL,
@@ -373,10 +442,10 @@ def analyze_images(
             image = read_image(image)
         else:
             image = check_image(image, name=f"images[{i}]")
-        crops, faces = cropper.crop_faces(image)
+        crops, faces = keep_sure(*cropper.crop_faces(image), min_score)
         if faces:
             rows = [(i, k, *_box_row(f)) for k, f in enumerate(faces)]
-            classifier.add(rows, crops)
+            classifier.add(rows, crops, [f.detector for f in faces])
         elif whole is None:
             faceless.append(i)
         else:  # the whole image (or its centre) as the face: FaceCropper's fallback

@@ -14,6 +14,9 @@ from ..emotions import VALENCE_AROUSAL, normalize_emotion
 __all__ = ["BOX_COLUMNS", "PROBA_PREFIX", "FaceClassifier", "check_batch_size", "proba_columns"]
 
 BOX_COLUMNS = ("x", "y", "w", "h", "score")
+#: After the box: the detector that found each face (its ``score`` is on that
+#: detector's own scale, see :class:`skfer.faces.Face`).
+DETECTOR_COLUMN = "detector"
 
 #: Prefix of a table's probability columns: ``p_happy`` is the probability of *happy*
 #: (the summaries of :func:`~skfer.video.film_profile` are ``share_happy``).
@@ -52,10 +55,13 @@ class FaceClassifier:
         self._best: list[np.ndarray] = []
         self._crops: list[np.ndarray] = []
         self._pending: list[tuple] = []
+        self._detectors: list = []
 
-    def add(self, rows: list[tuple], crops: np.ndarray) -> None:
-        """Queue faces: ``rows`` of key values then ``x, y, w, h, score``; their crops."""
+    def add(self, rows: list[tuple], crops: np.ndarray, detectors=None) -> None:
+        """Queue faces: ``rows`` of key values then ``x, y, w, h, score``; their crops;
+        the detector that found each (None: not known)."""
         self._pending.extend(rows)
+        self._detectors.extend(detectors if detectors is not None else [None] * len(rows))
         self._crops.extend(crops)
         if len(self._crops) >= self.batch_size and self.adapt is None:
             self.flush()  # with adapt, all faces are classified together at the end
@@ -93,6 +99,9 @@ class FaceClassifier:
         labels = np.empty(len(self.labels), dtype=object)
         labels[:] = self.labels
         frame.insert(len(head) + len(self.labels), "label", labels[best])
+        detectors = np.empty(len(frame), dtype=object)
+        detectors[:] = self._detectors
+        frame.insert(len(head), DETECTOR_COLUMN, detectors)
         return frame
 
 

@@ -1,0 +1,139 @@
+"""``run.json``: the record of one ``skfer`` command, written beside its outputs.
+
+A result file alone does not say how it was made. Every CLI command writes, beside its
+outputs, a JSON record of the run: the command line, when it ran and for how long,
+the versions, the model (and the checksum of its weights file), the face detector and
+framing, the sampling and what the film was (for ``skfer video``), and the files it
+wrote. It is written atomically (a temporary file renamed), also after a command that
+failed once its work had started (a partial film, say), with the error.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+__all__ = ["model_record", "new_record", "write_record"]
+
+RUN_FILE = "run.json"
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def new_record(argv: list[str], command: str) -> dict:
+    """The record of a command starting now."""
+    from . import __version__
+
+    return {
+        "command": command,
+        "argv": ["skfer", *argv],
+        "started": _now(),
+        "skfer": __version__,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "_t0": time.perf_counter(),
+    }
+
+
+def model_record(model, default: str) -> dict:
+    """What ``--model`` stood for: the name or path given, the file it resolved to, and
+    the ``checksum`` and classes stored in that weights file (read from its header)."""
+    from ._shipped import resolve_weights, shipped_models
+
+    given = default if model is None else model
+    if not isinstance(given, (str, os.PathLike)):
+        return {"given": type(given).__name__}
+    path = resolve_weights(given)
+    out = {"given": str(given), "file": str(path)}
+    out["shipped"] = isinstance(given, str) and given in shipped_models()
+    meta = _safetensors_metadata(path)
+    config = json.loads(meta.get("skfer", "{}")) if "skfer" in meta else {}
+    out["checksum"] = config.get("checksum")
+    out["classes"] = config.get("classes")
+    out["architecture"] = config.get("architecture")
+    return out
+
+
+def _safetensors_metadata(path: Path) -> dict:
+    """The ``__metadata__`` of a safetensors file, read from its JSON header alone."""
+    try:
+        with open(path, "rb") as f:
+            n = int.from_bytes(f.read(8), "little")
+            if not 0 < n < 100_000_000:
+                return {}
+            header = json.loads(f.read(n))
+    except (OSError, ValueError):
+        return {}
+    meta = header.get("__metadata__") or {}
+    return meta if isinstance(meta, dict) else {}
+
+
+def _versions() -> dict:
+    import numpy
+
+    out = {"numpy": numpy.__version__}
+    for name in ("torch", "onnxruntime", "cv2", "dlib"):
+        module = sys.modules.get(name)
+        if module is not None:
+            out[name] = getattr(module, "__version__", None)
+    return out
+
+
+def write_record(record: dict, folder: str | os.PathLike, *, error: str | None = None) -> Path:
+    """Finish ``record`` (end time, wall seconds, versions, error) and write
+    ``folder/run.json`` atomically; returns its path."""
+    data = {k: v for k, v in record.items() if not k.startswith("_")}
+    data["finished"] = _now()
+    data["wall_s"] = round(time.perf_counter() - record.get("_t0", time.perf_counter()), 3)
+    data["versions"] = _versions()
+    data["status"] = "error" if error else "ok"
+    if error:
+        data["error"] = error
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / RUN_FILE
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".run-", suffix=".json")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(_clean(data), f, indent=2, default=_plain, allow_nan=False)
+            f.write("\n")
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return target
+
+
+def _clean(value):
+    """``value`` with every non-finite float (NaN, inf) replaced by None, recursively."""
+    import math
+
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {str(k): _clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_clean(v) for v in value]
+    return value
+
+
+def _plain(value):
+    """JSON for numpy scalars and arrays, paths and other values (NaN -> None)."""
+    import math
+
+    import numpy as np
+
+    if isinstance(value, np.generic):
+        value = value.item()
+        return None if isinstance(value, float) and not math.isfinite(value) else value
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    return str(value)
