@@ -89,6 +89,16 @@ SECTIONS = [
         "Film analysis throughput and memory",
         "python benchmarks/video_throughput.py",
     ),
+    (
+        "person_grouping.md",
+        "Persons across shots: grouping face tracks by face descriptors",
+        "python benchmarks/person_grouping.py",
+    ),
+    (
+        "report_render.md",
+        "The film report, rendered in headless Chromium",
+        "python benchmarks/report_render.py",
+    ),
 ]
 
 MODELS = ["fer2013", "fer2013-large", "fer2013-fast"]

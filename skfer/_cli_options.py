@@ -148,14 +148,29 @@ def parse_min_score(text: str):
     (0.5, {'yunet': 0.7, 'hog': 0.0})
     """
     import argparse
+    import math
+
+    from .faces._detectors import DETECTORS
 
     try:
         if "=" not in text:
-            return float(text)
+            scores = float(text)
+            if not math.isfinite(scores):
+                raise ValueError(text)
+            return scores
         pairs = (part.split("=", 1) for part in text.split(",") if part.strip())
-        return {name.strip().lower(): float(value) for name, value in pairs}
+        scores = {name.strip().lower(): float(value) for name, value in pairs}
+        if not all(math.isfinite(v) for v in scores.values()):
+            raise ValueError(text)
     except ValueError:
         raise argparse.ArgumentTypeError(
             f"{text!r} is not a score: give a number (0.5) or detector=number pairs "
             "(yunet=0.7,hog=0.2)"
         ) from None
+    unknown = [name for name in scores if name not in DETECTORS]
+    if unknown:
+        raise argparse.ArgumentTypeError(
+            f"{unknown[0]!r} in {text!r} is not a detector: use {', '.join(DETECTORS)} "
+            "(the name in the outputs' detector column)"
+        )
+    return scores

@@ -161,3 +161,43 @@ def write_tables(table, paths: list[Path], *, csv=None, json=None) -> list[Path]
         out.to_json(json, orient="records", indent=1)
         written.append(Path(json))
     return written
+
+
+def crop_counted(images, detector, *, desc: str, enabled: bool | None = None, chunk: int = 32):
+    """``FaceCropper(detector=...).fit_transform(images)``, ``chunk`` images at a time,
+    with a progress bar (:func:`skfer._progress.progress_bar`) over the images.
+
+    Parameters
+    ----------
+    images : sequence of images
+    detector : str or None
+        ``--detector`` (None: FaceCropper's default).
+    desc : str
+        The bar's label.
+    enabled : bool or None, default=None
+        The bar's rule (:func:`skfer._progress.progress_enabled`).
+    chunk : int, default=32
+        Images cropped per update.
+
+    Returns
+    -------
+    crops : numpy.ndarray
+        One face per image, as :class:`skfer.FaceCropper` returns them.
+    cropper : skfer.FaceCropper
+        The fitted cropper (its detector and framing go into ``run.json``).
+    """
+    import numpy as np
+
+    from ._cli_options import given
+    from ._progress import progress_bar
+    from .faces import FaceCropper
+
+    cropper = FaceCropper(**given(detector=detector)).fit()
+    parts = []
+    with progress_bar(len(images), desc=desc, unit="image", enabled=enabled) as bar:
+        for start in range(0, len(images), chunk):
+            parts.append(cropper.transform(images[start : start + chunk]))
+            bar.update(len(parts[-1]))
+    if not parts:
+        return cropper.transform(images), cropper
+    return np.concatenate(parts), cropper

@@ -131,7 +131,7 @@ class OnnxEmotionModel(ClassifierMixin, BaseEstimator):
     >>> import numpy as np
     >>> from skfer import EmotionCNN, OnnxEmotionModel, export_onnx
     >>> X = np.random.default_rng(0).integers(0, 256, (20, 48, 48), dtype=np.uint8)
-    >>> cnn = EmotionCNN(max_epochs=1, validation=None).fit(X, [0, 1] * 10)
+    >>> cnn = EmotionCNN(max_epochs=1, validation=None, verbose=0).fit(X, [0, 1] * 10)
     >>> path = export_onnx(cnn, os.path.join(tempfile.mkdtemp(), "m.onnx"))
     >>> model = OnnxEmotionModel(path, n_threads=1).fit()
     >>> model.predict(X[:4]).shape, model.input_size_

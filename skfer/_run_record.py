@@ -6,6 +6,27 @@ the versions, the model (and the checksum of its weights file), the face detecto
 framing, the sampling and what the film was (for ``skfer video``), and the files it
 wrote. It is written atomically (a temporary file renamed), also after a command that
 failed once its work had started (a partial film, say), with the error.
+
+Fields (JSON; a value not known is ``null``):
+
+- ``command`` (``predict``, ``video``, ``demo``, ``evaluate``), ``argv`` (``["skfer",
+  ...]``), ``started`` and ``finished`` (UTC, ISO 8601), ``wall_s`` (seconds),
+  ``status`` (``"ok"`` or ``"error"``, then ``error``: the one-line message);
+- ``skfer``, ``python``, ``platform``; ``versions``: ``numpy``, and ``torch``,
+  ``onnxruntime``, ``cv2``, ``dlib`` for those the run imported;
+- ``model``: ``given`` (the name or file as given, or the default), ``file`` (resolved),
+  ``shipped``, ``checksum``, ``classes``, ``architecture`` (from the file's metadata);
+  for ``evaluate`` without ``--model``, ``trained`` (the estimator trained);
+- ``detector`` (as resolved, ``"hog+yunet"``), ``framing`` (the cropper's parameters),
+  ``min_score``, ``inputs`` (images read) for ``predict`` and ``demo``;
+- ``video``: ``sampling`` (``every`` / ``every_n_frames`` as given) and ``film``: ``source,
+  fps, step, duration, n_sampled, shots, scheme, labels, detector, framing, adapt,
+  persons, complete, covered, damage`` (the timeline's ``attrs``);
+- ``evaluate``: ``datasets`` (name -> faces);
+- ``outputs``: the files written.
+
+``predict`` writes it in ``--out``'s folder, else as ``<stem>.run.json`` beside ``--csv``
+(or ``--json``); ``video`` in its output folder; ``demo`` and ``evaluate`` in ``--out``.
 """
 
 from __future__ import annotations
@@ -19,7 +40,7 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-__all__ = ["model_record", "new_record", "write_record"]
+__all__ = ["model_record", "new_record", "record_beside", "write_record"]
 
 RUN_FILE = "run.json"
 
@@ -29,7 +50,20 @@ def _now() -> str:
 
 
 def new_record(argv: list[str], command: str) -> dict:
-    """The record of a command starting now."""
+    """The record of a command starting now (completed by :func:`write_record`).
+
+    Parameters
+    ----------
+    argv : list of str
+        The command's arguments, without the program name.
+    command : str
+        The subcommand.
+
+    Returns
+    -------
+    dict
+        ``command, argv, started, skfer, python, platform`` (and a private start time).
+    """
     from . import __version__
 
     return {
@@ -44,8 +78,22 @@ def new_record(argv: list[str], command: str) -> dict:
 
 
 def model_record(model, default: str) -> dict:
-    """What ``--model`` stood for: the name or path given, the file it resolved to, and
-    the ``checksum`` and classes stored in that weights file (read from its header)."""
+    """What ``--model`` stood for, as the record's ``model`` field.
+
+    Parameters
+    ----------
+    model : str, path-like or None
+        ``--model`` as given (None: ``default``); another object is recorded by type.
+    default : str or None
+        The command's default model name.
+
+    Returns
+    -------
+    dict
+        ``given, file, shipped, checksum, classes, architecture``: the file it resolves
+        to, and the ``checksum`` and classes stored in that weights file (read from its
+        header, no tensor loaded).
+    """
     from ._shipped import resolve_weights, shipped_models
 
     given = default if model is None else model
@@ -87,9 +135,30 @@ def _versions() -> dict:
     return out
 
 
-def write_record(record: dict, folder: str | os.PathLike, *, error: str | None = None) -> Path:
-    """Finish ``record`` (end time, wall seconds, versions, error) and write
-    ``folder/run.json`` atomically; returns its path."""
+def record_beside(path: str | os.PathLike) -> Path:
+    """Where the record of a command whose output is the file ``path`` goes:
+    ``<stem>.run.json`` beside it (``faces.csv`` -> ``faces.run.json``)."""
+    path = Path(path)
+    return path.with_name(f"{path.stem}.run.json")
+
+
+def write_record(record: dict, where: str | os.PathLike, *, error: str | None = None) -> Path:
+    """Finish ``record`` and write it atomically (a temporary file renamed over it).
+
+    Parameters
+    ----------
+    record : dict
+        From :func:`new_record`, with the command's own fields added.
+    where : path-like
+        A folder (the record is ``where/run.json``) or a ``.json`` file path.
+    error : str, optional
+        The one-line error of a failed command: ``status`` is then ``"error"``.
+
+    Returns
+    -------
+    pathlib.Path
+        The file written.
+    """
     data = {k: v for k, v in record.items() if not k.startswith("_")}
     data["finished"] = _now()
     data["wall_s"] = round(time.perf_counter() - record.get("_t0", time.perf_counter()), 3)
@@ -97,9 +166,10 @@ def write_record(record: dict, folder: str | os.PathLike, *, error: str | None =
     data["status"] = "error" if error else "ok"
     if error:
         data["error"] = error
-    folder = Path(folder)
+    where = Path(where)
+    target = where if where.suffix.lower() == ".json" else where / RUN_FILE
+    folder = target.parent
     folder.mkdir(parents=True, exist_ok=True)
-    target = folder / RUN_FILE
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=".run-", suffix=".json")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:

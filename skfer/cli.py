@@ -36,13 +36,15 @@ from ._cli_options import (
 )
 from ._cli_outputs import (
     annotated_targets,
+    crop_counted,
     display_names,
     expand_inputs,
     print_faces,
     save_annotated,
     write_tables,
 )
-from ._run_record import model_record, new_record, write_record
+from ._progress import counted, counting_predictions, progress_bar
+from ._run_record import model_record, new_record, record_beside, write_record
 
 __all__ = ["build_parser", "main"]
 
@@ -68,26 +70,33 @@ def _cmd_predict(args) -> int:
     if args.out:
         args.record_dir = Path(args.out).parent if targets == [Path(args.out)] else args.out
     elif args.csv or args.json:
-        args.record_dir = Path(args.csv or args.json).parent
-    images = [read_image(p) for p in paths]
-    table = analyze_images(
-        images,
-        **model_option(args.model),
-        **given(
-            detector=args.detector,
-            scheme=scheme_value(args.scheme),
-            on_missing=args.on_missing,
-            min_score=args.min_score,
-        ),
+        args.record_dir = record_beside(args.csv or args.json)
+    images = [read_image(p) for p in paths]  # all read first: a bad file fails at once
+    options = given(
+        detector=args.detector,
+        scheme=scheme_value(args.scheme),
+        on_missing=args.on_missing,
+        min_score=args.min_score,
     )
+    model = model_option(args.model)
+    # a bar over the images (not for one), by the rule of skfer._progress
+    enabled = False if args.quiet or len(images) < 2 else None
+    with progress_bar(len(images), desc="predicting", unit="image", enabled=enabled) as bar:
+        table = analyze_images(counted(images, bar), **model, **options)
     names = display_names(paths)
     print_faces(table, names, len(images))
-    say_model(IMAGE_MODEL if args.model is None else args.model)
+    if not args.quiet:
+        say_model(IMAGE_MODEL if args.model is None else args.model)
+    args.record.update({k: table.attrs.get(k) for k in ("detector", "framing")})
+    args.record["min_score"] = args.min_score
     written = write_tables(table, paths, csv=args.csv, json=args.json)
     written += save_annotated(images, table, targets)
     args.record["outputs"] = [str(p) for p in written]
     for path in written:
         print(f"wrote {path}")
+    if args.record_dir is not None:
+        record = Path(args.record_dir)
+        print(f"wrote {record if record.suffix == '.json' else record / 'run.json'}")
     return 0
 
 
@@ -125,7 +134,7 @@ def _cmd_video(args) -> int:
                 adapt=args.adapt,
                 min_score=args.min_score,
             ),
-            progress=not args.quiet,
+            **given(progress=False if args.quiet else None),  # None: skfer._progress's rule
         )
     out.mkdir(parents=True, exist_ok=True)
     args.record_dir = out
@@ -158,6 +167,7 @@ def _cmd_video(args) -> int:
         files.append(out / name)
     run = {"model": describe_model(record["model"]["given"]), "command": " ".join(record["argv"])}
     run["checksum"] = record["model"].get("checksum")
+    run.update({k: record[k] for k in ("started", "skfer", "python", "platform", "min_score")})
     files.append(write_report(timeline, out / "report.html", video=film, profile=profile, run=run))
     if args.save_video:
         files.append(write_annotated_video(timeline, out / "annotated.mp4", video=film))
@@ -200,11 +210,13 @@ def _cmd_demo(args) -> int:
         **given(detector=args.detector, scheme=scheme_value(args.scheme)),
     )
     print_faces(table, list(samples.filenames), len(samples.images))
-    say_model(IMAGE_MODEL if args.model is None else args.model)
+    if not args.quiet:
+        say_model(IMAGE_MODEL if args.model is None else args.model)
     out = Path(args.out) if args.out else Path(tempfile.mkdtemp(prefix="skfer-demo-"))
     targets = [out / f"{Path(name).stem}_annotated.png" for name in samples.filenames]
     args.record_dir = out
     args.record.update(model=model_record(args.model, IMAGE_MODEL), inputs=len(targets))
+    args.record.update({k: table.attrs.get(k) for k in ("detector", "framing")})
     written = save_annotated(samples.images, table, targets)
     args.record["outputs"] = [str(p) for p in written]
     for path in written:
@@ -241,35 +253,65 @@ def _report_schemes(schemes: list[Scheme]) -> dict:
     return named
 
 
+def _stage_printer(quiet: bool):
+    """One line on stderr per stage of a long command, with the time since it started
+    (plain text, so a log file stays readable); nothing with ``--quiet``."""
+    import time
+
+    t0 = time.perf_counter()
+
+    def say(text: str) -> None:
+        if not quiet:
+            print(f"[{time.perf_counter() - t0:6.1f} s] {text}...", file=sys.stderr, flush=True)
+
+    return say
+
+
 def _cmd_evaluate(args) -> int:
     from . import cross_dataset_report
     from .datasets import load_dataset
-    from .faces import FaceCropper
+    from .faces import resolve_detector
 
+    say = _stage_printer(args.quiet)
+    bars = False if args.quiet else None  # None: skfer._progress's rule
     train = Path(args.train)
     model = model_option(args.model).get("model")
+    say(f"loading {train}")
     train_data = load_dataset(train)
     if model is None:
         from .models import EmotionCNN
 
         X, y = _split(train_data, "Training")
         options = given(backbone=args.backbone, max_epochs=args.epochs)
-        model = EmotionCNN(**options, random_state=args.seed, verbose=1).fit(X, y)
+        say(f"training on {len(X)} faces (a line per epoch)")
+        verbose = 0 if args.quiet else 1
+        model = EmotionCNN(**options, random_state=args.seed, verbose=verbose).fit(X, y)
     datasets = {}
     if "usage" in train_data:
         # FER2013's held-out split: PrivateTest is for reported figures
         datasets[f"{_dataset_name(train)}-PrivateTest"] = _split(train_data, "PrivateTest")
     for test in map(Path, args.test):
+        say(f"loading {test}")
         data = load_dataset(test)
         X, y = _split(data, "PrivateTest")
         if data.kind in ("sfew", "image_folder") and not args.no_crop:
-            X = FaceCropper(**given(detector=args.detector)).fit_transform(X)
+            say(f"cropping the faces of {len(X)} images of {test.name}")
+            desc = f"cropping {_dataset_name(test)}"
+            X, cropper = crop_counted(X, args.detector, desc=desc, enabled=bars)
+            detector = resolve_detector(cropper.detector)
+            args.record.update(detector=detector, framing=cropper.get_params())
         datasets[_dataset_name(test)] = (X, y)
     schemes = args.schemes or [parse_scheme(name) for name in _REPORT_SCHEMES]
     out = Path(args.out) if args.out else None
-    report = cross_dataset_report(
-        model, datasets, schemes=_report_schemes(schemes), confusion_dir=out
-    )
+    faces = sum(len(X) for X, _ in datasets.values())
+    say(f"predicting {faces} faces of {len(datasets)} dataset(s), {len(schemes)} scheme(s)")
+    with progress_bar(faces, desc="predicting", unit="face", enabled=bars) as bar:
+        report = cross_dataset_report(
+            counting_predictions(model, bar),
+            datasets,
+            schemes=_report_schemes(schemes),
+            confusion_dir=out,
+        )
     accuracy = report.groupby(["dataset", "scheme"], sort=False)["accuracy"].first().unstack()
     print(accuracy.to_string(float_format=lambda v: f"{v:.1%}"))
     if out is not None:
@@ -318,6 +360,19 @@ def _add_min_score(parser) -> None:
         help="drop faces the detector is less sure of: a number for every detector's own "
         "score, or per detector (yunet=0.7,hog=0.2); the detector column of the outputs "
         "says which detector found each face (default: keep every face found)",
+    )
+
+
+def _add_quiet(parser, what: str) -> None:
+    """``--quiet``, one flag with one meaning in every command: stderr keeps only errors
+    and warnings (the results on stdout and the files are the same)."""
+    parser.add_argument(
+        "--quiet",
+        action="store_true",
+        help=f"nothing on stderr but errors and warnings: no {what}. Progress is shown by "
+        "default: a live bar on a terminal, a plain line at most every 30 s in a log file "
+        "(none for work under 10 s); SKFER_PROGRESS=0 turns it off, 1 starts the lines "
+        "at once",
     )
 
 
@@ -381,6 +436,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_model_args(predict, analyze_images, IMAGE_MODEL)
     _add_min_score(predict)
+    _add_quiet(predict, "progress over the images, no 'model:' line")
     predict.set_defaults(func=_cmd_predict)
 
     video = sub.add_parser(
@@ -432,7 +488,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="also write annotated.mp4: the film with each face's box and label drawn",
     )
-    video.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_quiet(video, "progress over the film's frames")
     video.add_argument(
         "--allow-partial",
         action="store_true",
@@ -451,6 +507,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--out", help="folder for the annotated PNGs (default: a new temp folder)")
     _add_model_args(demo, analyze_images, IMAGE_MODEL)
+    _add_quiet(demo, "'model:' line")
     demo.set_defaults(func=_cmd_demo)
 
     evaluate = sub.add_parser(
@@ -490,6 +547,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-crop", action="store_true", help="use folder images as they are (no face detection)"
     )
     evaluate.add_argument("--out", help="folder for report.csv and confusion-matrix PNGs")
+    _add_quiet(
+        evaluate,
+        "stage lines or progress over cropping and predicting (and no epoch table on stdout)",
+    )
     evaluate.set_defaults(func=_cmd_evaluate)
     return parser
 

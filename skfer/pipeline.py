@@ -187,7 +187,7 @@ class Pipeline(_ImbPipeline):
         >>> from skfer import EmotionCNN, FaceCropper, load_model, make_pipeline
         >>> X = np.random.default_rng(0).integers(0, 256, (20, 64, 64), dtype=np.uint8)
         >>> pipe = make_pipeline(FaceCropper(detector="hog", margin=0.7),
-        ...                      EmotionCNN(max_epochs=1, validation=None))
+        ...                      EmotionCNN(max_epochs=1, validation=None, verbose=0))
         >>> path = pipe.fit(X, [0, 1] * 10).save(os.path.join(tempfile.mkdtemp(), "p.safetensors"))
         >>> again = load_model(path, with_cropper=True)
         >>> again[0].margin, bool(np.allclose(again.predict_proba(X), pipe.predict_proba(X)))

@@ -121,13 +121,47 @@ def test_options_left_out_are_the_librarys_defaults(monkeypatch, tmp_path):
     image = tmp_path / "grey.png"
     cv2.imwrite(str(image), np.full((20, 20), 128, np.uint8))
     assert main(["predict", str(image)]) == 1
-    assert main(["video", "film.mp4"]) == 1
+    assert main(["video", "film.mp4"]) == 1  # progress left to the library's rule
     assert main(["video", "film.mp4", "--no-landmarks", "--every", "2", "--quiet"]) == 1
     assert main(["predict", str(image), "--detector", "hog", "--scheme", "ekman7,contempt="]) == 1
     assert calls[0] == {}
-    assert calls[1] == {"progress": True}
+    assert calls[1] == {}
     assert calls[2] == {"every": 2.0, "landmarks": False, "progress": False}
     assert calls[3]["detector"] == "hog" and calls[3]["scheme"]["contempt"] is None
+
+
+def test_detector_column_and_min_score_in_the_library():
+    """What --min-score and the detector column rest on: each Face names its detector
+    (in a chain, the one that found it); min_score drops faces before classification,
+    globally or per detector, and is checked."""
+    import math
+
+    from skimage.data import astronaut
+    from sklearn.dummy import DummyClassifier
+
+    from skfer.faces import detect_faces
+    from skfer.video import analyze_images
+
+    photo = astronaut()
+    assert {f.detector for f in detect_faces(photo, detector="hog")} == {"hog"}
+    model = DummyClassifier().fit(np.zeros((2, 1)), ["happy", "sad"])
+    table = analyze_images([photo], model, detector="hog")
+    assert set(table["detector"]) == {"hog"} and len(table) > 1  # hog at -0.5 finds extras
+    assert table.columns.get_loc("detector") == table.columns.get_loc("score") + 1
+    best = float(table["score"].max())
+    sure = analyze_images([photo], model, detector="hog", min_score=best)
+    assert len(sure) == (table["score"] >= best).sum() < len(table)  # dropped, then counted
+    assert sure["score"].tolist() == [best]
+    above = analyze_images([photo], model, detector="hog", min_score=best + 0.01)
+    assert above["face_found"].tolist() == [False]  # all dropped: a faceless image
+    per = analyze_images([photo], model, detector="hog", min_score={"yunet": 9.0})
+    assert len(per) == len(table)  # a threshold for another detector keeps hog's faces
+    pytest.importorskip("yuface")
+    chained = analyze_images([photo], model, detector="yunet+hog")
+    assert chained["detector"].tolist() == ["yunet"] and 0 < chained["score"][0] <= 1
+    for bad in ("high", True, math.nan, {"hog": "x"}, {"yuent": 0.7}):
+        with pytest.raises(ValueError, match="min_score"):
+            analyze_images([photo], model, detector="hog", min_score=bad)
 
 
 # ------------------------------------------------------------------ commands
@@ -169,6 +203,7 @@ def test_predict_folders_globs_and_tables(sfew_frames_dir, tmp_path, capsys):
     import json
 
     from skfer._run_record import model_record
+    from skfer.models._io import read_weights
 
     folder = tmp_path / "frames"
     folder.mkdir()
@@ -185,16 +220,35 @@ def test_predict_folders_globs_and_tables(sfew_frames_dir, tmp_path, capsys):
     assert set(table["detector"]) <= {"hog", "yunet"}
     records = json.loads(js.read_text())
     assert len(records) == len(table) and records[0]["path"] == table["path"][0]
-    run = json.loads((csv.parent / "run.json").read_text())
+    run = json.loads((csv.parent / "faces.run.json").read_text())  # <stem>.run.json
     assert run["command"] == "predict" and run["status"] == "ok" and run["inputs"] == 2
     assert run["model"]["given"] == "fer2013" and run["model"]["shipped"] is True
     assert run["model"]["checksum"] == model_record("fer2013", None)["checksum"]
+    assert run["model"]["checksum"] == read_weights("fer2013")[1]["checksum"]
     assert run["model"]["checksum"].startswith("sha256:")
+    assert run["detector"] in ("hog+yunet", "hog+cnn") and "margin" in run["framing"]
+    assert {"argv", "started", "finished", "wall_s", "skfer", "python", "platform"} <= set(run)
+    assert run["versions"]["numpy"] and run["model"]["classes"]
+    assert "\x1b[" not in capsys.readouterr().out  # plain text when not on a terminal
     assert sorted(run["outputs"]) == sorted([str(csv), str(js)])
-    # a glob the shell did not expand, and --min-score dropping every face
+    # a glob the shell did not expand, and --min-score dropping the faces scored under it
+    found = table[table["face_found"]]
+    best = float(found["score"].max())
+    cut = ["predict", str(folder / "*.jpg"), "--csv", str(csv), "--min-score", repr(best)]
+    assert main(cut) == 0
+    kept = pd.read_csv(csv)
+    assert kept["face_found"].sum() == (found["score"] >= best).sum() >= 1
+    assert kept["face_found"].sum() < len(found) or found["score"].nunique() == 1
     assert main(["predict", str(folder / "*.jpg"), "--csv", str(csv), "--min-score", "9"]) == 0
     dropped = pd.read_csv(csv)
     assert len(dropped) == 2 and not dropped["face_found"].any()
+    assert json.loads((csv.parent / "faces.run.json").read_text())["min_score"] == 9
+    capsys.readouterr()
+    # per detector: a threshold for another detector keeps every face
+    per = ["predict", str(folder), "--csv", str(csv), "--min-score", "mtcnn=9", "--quiet"]
+    assert main(per) == 0
+    assert pd.read_csv(csv)["face_found"].sum() == table["face_found"].sum()
+    assert "model:" not in capsys.readouterr().err  # --quiet
     capsys.readouterr()
     empty = tmp_path / "empty"
     empty.mkdir()
@@ -203,10 +257,34 @@ def test_predict_folders_globs_and_tables(sfew_frames_dir, tmp_path, capsys):
     assert main(["predict", str(tmp_path / "none-*.png")]) == 1
     assert "no image files match" in capsys.readouterr().err
     assert main(["predict", "x.png", "--min-score", "yunet=high"]) == 2
+    one_line_error(capsys.readouterr().err, "'yunet=high' is not a score")
+    assert main(["predict", "x.png", "--min-score", "yuent=0.7"]) == 2  # not a detector
+    one_line_error(capsys.readouterr().err, "'yuent'", "not a detector")
 
 
 @pytest.mark.slow
-def test_video_writes_csv_and_pngs(sfew_frames_dir, tmp_path, capsys):
+def test_predict_progress_over_many_images(sfew_frames_dir, tmp_path, capsys, monkeypatch):
+    """A bar over the images: forced on a captured stderr it is plain lines; --quiet and
+    SKFER_PROGRESS=0 silence it; by default a short run off a terminal prints none."""
+    names = sorted((sfew_frames_dir / "Happy").glob("*.jpg"))[:3]
+    args = ["predict", *map(str, names), "--detector", "hog"]
+    monkeypatch.setenv("SKFER_PROGRESS", "1")
+    assert main(args) == 0
+    err = capsys.readouterr().err
+    assert "predicting" in err and "3/3" in err
+    assert "\r" not in err and "\x1b[" not in err and err.isascii()
+    assert main([*args, "--quiet"]) == 0
+    assert capsys.readouterr().err == ""
+    monkeypatch.setenv("SKFER_PROGRESS", "0")
+    assert main(args) == 0
+    assert "predicting" not in capsys.readouterr().err
+    monkeypatch.delenv("SKFER_PROGRESS")
+    assert main(args) == 0
+    assert "predicting" not in capsys.readouterr().err  # under 10 s, off a terminal
+
+
+@pytest.mark.slow
+def test_video_writes_csv_and_pngs(sfew_frames_dir, tmp_path, capsys, monkeypatch):
     frames = [cv2.imread(str(sfew_frames_dir / FRAME))] * 2 + [
         cv2.imread(str(sfew_frames_dir / "Sad/IAmSam_013827920__00000101.jpg"))
     ]
@@ -217,12 +295,14 @@ def test_video_writes_csv_and_pngs(sfew_frames_dir, tmp_path, capsys):
             writer.write(frame)
     writer.release()
     out = tmp_path / "out"
+    monkeypatch.setenv("SKFER_PROGRESS", "1")  # the bar, forced on a captured stderr
     assert main(["video", str(clip), "--every", "0.5", "--out", str(out)]) == 0
     captured = capsys.readouterr()
+    assert "\x1b[" not in captured.out + captured.err
     assert "clip.mp4: 6 frames analysed" in captured.out
     assert "2 tracks" in captured.out
     assert "model: film (shipped: " in captured.out
-    assert "%" in captured.err  # the progress bar
+    assert "%" in captured.err and "\r" not in captured.err  # the progress, as lines
     names = {"timeline.csv", "tracks.csv", "windows.csv", "persons.csv", "report.html"}
     names |= {"timeline.png", "tracks.png", "persons.png", "run.json"}
     assert {p.name for p in out.iterdir()} == names
@@ -251,6 +331,13 @@ def test_demo(tmp_path, capsys):
     assert "astronaut.png" in printed
     assert (tmp_path / "astronaut_annotated.png").read_bytes()[:8] == PNG
     assert (tmp_path / "camera_annotated.png").is_file()
+    import json
+
+    run = json.loads((tmp_path / "run.json").read_text())
+    assert run["command"] == "demo" and run["status"] == "ok" and run["inputs"] >= 2
+    assert run["model"]["given"] == "fer2013" and run["model"]["checksum"].startswith("sha256:")
+    assert run["detector"] in ("hog+yunet", "hog+cnn")
+    assert str(tmp_path / "astronaut_annotated.png") in run["outputs"]
 
 
 @pytest.mark.slow
@@ -276,15 +363,25 @@ def _small_datasets(fer2013, sfew_dir, tmp_path, sizes, emotions, per_emotion):
     return train, folder
 
 
-def test_evaluate_trains_and_reports(fer2013, sfew_dir, tmp_path, capsys):
+def test_evaluate_trains_and_reports(fer2013, sfew_dir, tmp_path, capsys, monkeypatch):
     train, folder = _small_datasets(
         fer2013, sfew_dir, tmp_path, {"Training": 200, "PrivateTest": 40}, ("Happy", "Sad"), 5
     )
     out = tmp_path / "report"
+    monkeypatch.setenv("SKFER_PROGRESS", "1")  # the bars, forced on a captured stderr
     args = ["evaluate", str(train), str(folder), "--backbone", "skfer_cnn_fast", "--epochs", "1"]
     assert main([*args, "--no-crop", "--out", str(out)]) == 0
-    printed = capsys.readouterr().out
+    captured = capsys.readouterr()
+    printed = captured.out
     assert "tiny-PrivateTest" in printed and "sfew-Train" in printed
+    # progress on stderr by default: a line per stage, plain text (no colour codes)
+    assert "training on 200 faces" in captured.err and "predicting" in captured.err
+    assert "50/50" in captured.err  # the bar over the 40 + 10 faces predicted
+    assert "\x1b[" not in captured.out + captured.err
+    import json
+
+    run = json.loads((out / "run.json").read_text())
+    assert run["command"] == "evaluate" and run["datasets"]["sfew-Train"] == 10
     report = pd.read_csv(out / "report.csv")
     assert set(report["dataset"]) == {"tiny-PrivateTest", "sfew-Train"}
     assert set(report["scheme"]) == {"ekman7", "top4", "clusters"}
@@ -301,9 +398,10 @@ def test_evaluate_a_shipped_model_with_cropping_and_no_extra_flags(
     train, folder = _small_datasets(
         fer2013, sfew_dir, tmp_path, {"PrivateTest": 30}, ("Happy", "Neutral"), 3
     )
-    assert main(["evaluate", str(train), str(folder), "--model", "fer2013"]) == 0
-    printed = capsys.readouterr().out
-    assert "tiny-PrivateTest" in printed and "sfew-Train" in printed
+    assert main(["evaluate", str(train), str(folder), "--model", "fer2013", "--quiet"]) == 0
+    captured = capsys.readouterr()
+    assert "tiny-PrivateTest" in captured.out and "sfew-Train" in captured.out
+    assert "cropping" not in captured.err and "predicting" not in captured.err  # --quiet
 
 
 def test_evaluate_on_a_folder_with_an_extra_class_through_a_scheme_mapping(
@@ -318,7 +416,9 @@ def test_evaluate_on_a_folder_with_an_extra_class_through_a_scheme_mapping(
         (folder / "Contempt" / path.name).write_bytes(path.read_bytes())
     args = ["evaluate", str(train), str(folder), "--model", "fer2013", "--no-crop"]
     assert main(args) == 1  # ekman7 has no contempt: the error says how to leave it out
-    one_line_error(capsys.readouterr().err, "skfer evaluate: error:", "contempt")
+    *stages, error = capsys.readouterr().err.strip().splitlines()  # stage lines, then one
+    assert all(line.startswith("[") for line in stages)
+    one_line_error(error, "skfer evaluate: error:", "contempt")
     out = tmp_path / "report"
     assert main([*args, "--schemes", "ekman7,contempt=", "top4,contempt=", "--out", str(out)]) == 0
     assert "sfew-Train" in capsys.readouterr().out

@@ -259,7 +259,7 @@ def test_faceless_images_get_no_emotion(prior_model):
     assert table["face"].tolist() == [-1, 0, 1, 2, -1]
     faceless = table[~table["face_found"]]
     assert faceless["label"].isna().all()
-    assert faceless[["x", "happy", "sad", "valence", "arousal"]].isna().all().all()
+    assert faceless[["x", "p_happy", "p_sad", "valence", "arousal"]].isna().all().all()
     assert table.loc[table["face_found"], "label"].eq("happy").all()
     assert table["image"].dtype == table["face"].dtype == np.int64
     # only faceless images: the same columns
@@ -512,7 +512,8 @@ def test_predict_same_name_in_two_folders(tmp_path, capsys, monkeypatch, prior_m
     args = ["predict", str(tmp_path / "a" / "x.png"), str(tmp_path / "b" / "x.jpg")]
     assert main([*args, "--out", str(out)]) == 0
     printed = capsys.readouterr().out
-    assert sorted(p.name for p in out.iterdir()) == ["x-1_annotated.png", "x_annotated.png"]
+    names = ["run.json", "x-1_annotated.png", "x_annotated.png"]
+    assert sorted(p.name for p in out.iterdir()) == names
     assert not np.array_equal(
         cv2.imread(str(out / "x_annotated.png")), cv2.imread(str(out / "x-1_annotated.png"))
     )

@@ -241,6 +241,7 @@ def test_verbose_logs_epochs_and_silent_otherwise(tiny_faces, capsys):
     device = "cuda" if torch.cuda.is_available() else "cpu"  # device="auto"
     assert f"training skfer_cnn on {device}" in out and "valid_acc" in out
     assert len([line for line in out.splitlines() if line.strip()[:1].isdigit()]) == 2
+    assert "\x1b[" not in out  # captured output is not a terminal: no colour codes
 
 
 def test_given_validation_set(tiny_faces):

@@ -42,6 +42,16 @@ def test_the_same_actor_in_two_shots_is_one_person(faces):
     assert all(d.shape == (1, 128) for d in grouper.descriptors_.values())
 
 
+def test_one_face_under_two_tracks_is_one_person_and_another_film_is_not(faces):
+    grouper = PersonGrouper()
+    frame, face = faces[MARY[0]]
+    grouper.add(frame, [face], [3])
+    grouper.add(frame, [face], [5])  # the same face, a later shot: a new track
+    other, face2 = faces[POTTER[0]]
+    grouper.add(other, [face2], [9])
+    assert grouper.persons() == {3: 0, 5: 0, 9: 1}
+
+
 def test_tracks_seen_together_are_never_one_person(faces):
     frame, face = faces[MARY[0]]
     grouper = PersonGrouper(threshold=10.0)  # would merge anything
@@ -91,3 +101,18 @@ def test_mismatched_tracks_and_clone_pickle(faces):
     assert clone(grouper).get_params() == {"threshold": 0.4, "faces_per_track": 4}
     back = pickle.loads(pickle.dumps(grouper))
     assert back.persons() == grouper.persons() == {0: 0}
+
+
+def test_a_shared_frame_keeps_two_large_groups_apart():
+    """Average linkage dilutes one forbidden pair over many: 80 + 80 near-identical
+    tracks, one track of each group seen in one frame, stay two persons."""
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(size=128), rng.normal(size=128)
+    a, b = a / np.linalg.norm(a) * 0.1, a / np.linalg.norm(a) * 0.1 + b / np.linalg.norm(b) * 0.3
+    grouper = PersonGrouper(threshold=0.5)
+    grouper._add_descriptors(
+        {t: [a if t < 80 else b] for t in range(160)}, together=[(0, 80)]
+    )
+    persons = grouper.persons()
+    assert persons[0] != persons[80]
+    assert len({persons[t] for t in range(80)}) == 1

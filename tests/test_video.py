@@ -187,7 +187,7 @@ def test_video_without_faces_gives_an_empty_timeline(grey_clip, tmp_path):
     timeline = analyze_video(grey_clip, MeanModel(), every=0.5)
     assert timeline.empty
     assert list(timeline.columns) == [
-        "time", "frame", "shot", "track", "person", "x", "y", "w", "h", "score",
+        "time", "frame", "shot", "track", "person", "x", "y", "w", "h", "score", "detector",
         *[f"p_{e}" for e in EMOTIONS], "label", "valence", "arousal",
     ]  # fmt: skip
     assert timeline.attrs["n_sampled"] == 5

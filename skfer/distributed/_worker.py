@@ -44,6 +44,8 @@ def _analyze_film(path: str, model: Any, kwargs: dict, analyze: Any = None) -> d
     try:
         if analyze is None:
             from ..video import analyze_video as analyze
+        # no per-film progress on the workers: the client shows one bar over the films
+        kwargs = {"progress": False, **kwargs}
         timeline = analyze(path, model=_worker_model(model), **kwargs)
         import pandas as pd
 

@@ -207,6 +207,10 @@ class EmotionCNN(ImageInputMixin, RoutedParamsMixin, ClassifierMixin, BaseEstima
     >>> X = rng.integers(0, 256, (60, 48, 48), dtype=np.uint8)
     >>> y = np.array(["happy", "sad", "neutral"] * 20)
     >>> model = EmotionCNN(max_epochs=2, batch_size=16, random_state=0).fit(X, y)
+    EmotionCNN: training skfer_cnn on ... (54 images, 6 for validation, 1x48x48 input,
+    3 classes, up to 2 epochs)
+      epoch    train_loss    valid_acc    valid_loss  ...
+    ...
     >>> model.classes_.tolist()
     ['happy', 'neutral', 'sad']
     >>> model.predict(X[:2]).shape, model.predict_proba(X[:2]).shape
@@ -516,7 +520,7 @@ class EmotionCNN(ImageInputMixin, RoutedParamsMixin, ClassifierMixin, BaseEstima
         >>> import numpy as np, os, tempfile
         >>> from skfer import FaceCropper
         >>> X = np.random.default_rng(0).integers(0, 256, (20, 48, 48), dtype=np.uint8)
-        >>> model = EmotionCNN(max_epochs=1, validation=None).fit(X, [0, 1] * 10)
+        >>> model = EmotionCNN(max_epochs=1, validation=None, verbose=0).fit(X, [0, 1] * 10)
         >>> path = os.path.join(tempfile.mkdtemp(), "m.safetensors")
         >>> _ = model.save(path, framing=FaceCropper(margin=0.7))
         >>> from skfer import load_model

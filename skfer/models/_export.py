@@ -63,7 +63,8 @@ def export_onnx(model, path: str | os.PathLike, *, tta=None, framing=None) -> Pa
     >>> import numpy as np
     >>> from skfer import EmotionCNN, export_onnx, load_model
     >>> X = np.random.default_rng(0).integers(0, 256, (20, 48, 48), dtype=np.uint8)
-    >>> model = EmotionCNN(max_epochs=1, validation=None, tta="flip").fit(X, ["a", "b"] * 10)
+    >>> model = EmotionCNN(max_epochs=1, validation=None, tta="flip", verbose=0)
+    >>> model = model.fit(X, ["a", "b"] * 10)
     >>> path = export_onnx(model, os.path.join(tempfile.mkdtemp(), "m.onnx"))
     >>> onnx_model = load_model(path, backend="onnx")
     >>> onnx_model.classes_.tolist(), onnx_model.tta

@@ -65,7 +65,7 @@ def load_model(model, *, device: str = "auto", with_cropper: bool = False, allow
     >>> from skfer import EmotionCNN, load_model
     >>> X = np.random.default_rng(0).integers(0, 256, (40, 48, 48), dtype=np.uint8)
     >>> y = np.array(["happy", "sad"] * 20)
-    >>> model = EmotionCNN(max_epochs=1, validation=None, random_state=0).fit(X, y)
+    >>> model = EmotionCNN(max_epochs=1, validation=None, random_state=0, verbose=0).fit(X, y)
     >>> path = model.save(os.path.join(tempfile.mkdtemp(), "model.safetensors"))
     >>> loaded = load_model(path)
     >>> loaded.classes_.tolist()

@@ -7,6 +7,8 @@ Functions take the estimator whose (validated) parameters they read.
 from __future__ import annotations
 
 import os
+import re
+import sys
 from numbers import Integral
 
 import numpy as np
@@ -183,6 +185,17 @@ def source_preprocessing(est, config: dict, cfg: dict, arch: str):
     return in_chans, size, mean, std
 
 
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def print_epoch_line(text: str) -> None:
+    """skorch's epoch table, with its colour codes only on a terminal (a log file gets
+    plain text), flushed at once (a long epoch's line is not held in a buffer)."""
+    if not getattr(sys.stdout, "isatty", lambda: False)():
+        text = _ANSI.sub("", str(text))
+    print(text, flush=True)
+
+
 def make_callbacks(est, *, validation: bool) -> list:
     """The paper's schedule and stopping as skorch callbacks, then the user's."""
     from skorch.callbacks import EarlyStopping, LRScheduler, ProgressBar
@@ -342,7 +355,11 @@ def train_network(
             verbose=int(est.verbose),
             **{f"optimizer__{k}": v for k, v in opt_kwargs.items()},
             **{f"criterion__{k}": v for k, v in nested["criterion"].items()},
-            **{f"callbacks__{k}": v for k, v in nested["callbacks"].items()},
+            **{
+                # skorch calls a sink that is not print whatever verbose is
+                **({"callbacks__print_log__sink": print_epoch_line} if est.verbose else {}),
+                **{f"callbacks__{k}": v for k, v in nested["callbacks"].items()},
+            },
         )
         net.preprocess_ = preprocess
         net.augment_ = augment

@@ -73,6 +73,15 @@ def check_min_score(min_score) -> None:
     if isinstance(min_score, dict) and all(
         isinstance(k, str) and number(v) for k, v in min_score.items()
     ):
+        from ..faces import DETECTORS
+
+        unknown = sorted(set(min_score) - set(DETECTORS))
+        if unknown:
+            raise ValueError(
+                f"min_score names no detector {unknown}: its keys are detector names, "
+                f"{', '.join(DETECTORS)} (a chain's faces carry the name of the one that "
+                "found them)."
+            )
         return
     raise ValueError(
         "min_score must be a number or a dict {detector: number} such as {'yunet': 0.7}, "
@@ -125,7 +134,7 @@ def analyze_video(
     min_score=None,
     persons: bool = True,
     adapt: str | None = None,
-    progress: bool = False,
+    progress: bool | None = None,
 ):
     """Emotion timeline of a film: one row per face per sampled frame, linked into tracks.
 
@@ -201,8 +210,12 @@ def analyze_video(
         (``benchmarks/results/film_adaptation.md``). It does not help the ``film``
         model, already trained on film faces (``benchmarks/results/train_film.md``),
         hence off by default. None classifies every face on its own.
-    progress : bool, default=False
-        Show a tqdm progress bar with an ETA on stderr.
+    progress : bool or None, default=None
+        Progress over the film's frames on stderr (tqdm, ASCII, with an ETA). None:
+        shown unless the environment variable ``SKFER_PROGRESS`` is ``"0"``, as a live
+        bar on a terminal, as a plain line at most every 30 s elsewhere (a log file;
+        none for a film read in under 10 s); False: none; True: the lines start at
+        once. ``skfer video --quiet`` is False.
 
     Returns
     -------
@@ -285,15 +298,11 @@ def analyze_video(
         capture.release()
         raise
     bar = None
-    if progress:
-        from tqdm import tqdm
+    from .._progress import progress_bar, progress_enabled
 
-        bar = tqdm(
-            total=info.n_frames or None,
-            unit="frame",
-            desc=os.path.basename(info.path),
-            dynamic_ncols=True,
-            leave=True,
+    if progress_enabled(progress):
+        bar = progress_bar(
+            info.n_frames or None, desc=os.path.basename(info.path), unit="frame", enabled=progress
         )
     n_sampled = 0
     report = ReadReport()
@@ -398,6 +407,8 @@ def analyze_images(
         ``on_missing="skip"`` its box, probabilities, ``label`` and valence/arousal
         are missing (NaN / None); with ``"full"`` or ``"center"`` they are those of
         the whole image or its centre (box in image pixels, ``score`` NaN).
+        ``attrs`` records ``detector`` (as resolved) and ``framing`` (the cropper's
+        parameters).
 
     Examples
     --------
@@ -451,7 +462,9 @@ def analyze_images(
         else:  # the whole image (or its centre) as the face: FaceCropper's fallback
             crop = whole._fallback(whole._colour(image), f"images[{i}]")
             classifier.add([(i, -1, *_whole_box(image.shape, on_missing), np.nan)], [crop])
-    return _flag_faceless(classifier.table(["image", "face"]), faceless)
+    table = _flag_faceless(classifier.table(["image", "face"]), faceless)
+    table.attrs.update(detector=resolve_detector(cropper.detector), framing=cropper.get_params())
+    return table
 
 
 #: What :func:`analyze_images` does with an image where no face is found.

@@ -19,7 +19,6 @@ from sklearn.base import BaseEstimator
 
 __all__ = ["PersonGrouper"]
 
-_APART = 1e3  # distance given to tracks that appear in one frame: never merged
 _MIN_SIDE = 24  # faces smaller than this (pixels) are not described: too little detail
 
 _DESCRIBER = None
@@ -51,7 +50,9 @@ def face_descriptor(frame: np.ndarray, box) -> np.ndarray:
 
     x, y, w, h = (float(v) for v in box)
     rect = dlib.rectangle(int(round(x)), int(round(y)), int(round(x + w)), int(round(y + h)))
-    rgb = np.ascontiguousarray(frame[..., :3] if frame.ndim == 3 else np.dstack([frame] * 3))
+    frame = np.asarray(frame)
+    rgb = frame[..., :3] if frame.ndim == 3 else np.dstack([frame] * 3)
+    rgb = np.ascontiguousarray(rgb, dtype=np.uint8)
     shape = _shape_predictor()(rgb, rect)
     return np.asarray(_describer().compute_face_descriptor(rgb, shape), dtype=np.float64)
 
@@ -65,16 +66,19 @@ class PersonGrouper(BaseEstimator):
 
     Parameters
     ----------
-    threshold : float, default=0.5
+    threshold : float, default=0.55
         Largest average Euclidean distance between the mean descriptors of two groups
         of tracks that still makes them one person (average linkage). dlib's own
         verification threshold is 0.6 on LFW photographs; on film faces, where one
-        film's actors share the lighting and grading, 0.6 merged different actors, and
-        0.5 was chosen on a clip of real SFEW frames of known identity
+        film's actors share the lighting and grading, 0.6 already merged two actors on
+        a clip of real SFEW frames of known identity (8 actors in 18 shots), while
+        0.5-0.575 kept every person to one actor and joined all but one scene of the
+        recurring actors: 0.55 is the middle of that range
         (``benchmarks/results/person_grouping.md``).
     faces_per_track : int, default=4
         Faces described per track (the largest of those seen first), which bounds the
-        cost on long tracks: about 15-30 ms per face on one CPU core.
+        cost on long tracks: a descriptor (68-point landmarks and dlib's ResNet) took
+        0.1-0.3 s per face on the benchmark's two shared CPU cores.
 
     Attributes
     ----------
@@ -96,7 +100,7 @@ class PersonGrouper(BaseEstimator):
     {0: 0, 1: 0, 2: 1}
     """
 
-    def __init__(self, *, threshold: float = 0.5, faces_per_track: int = 4):
+    def __init__(self, *, threshold: float = 0.55, faces_per_track: int = 4):
         self.threshold = threshold
         self.faces_per_track = faces_per_track
 
@@ -159,8 +163,12 @@ class PersonGrouper(BaseEstimator):
             have = self.descriptors_[track]
             if len(have) >= self.faces_per_track or min(face.box[2:]) < _MIN_SIDE:
                 continue
-            described = face_descriptor(frame, face.box)
-            self.descriptors_[track] = np.vstack([have, described])
+            try:
+                described = face_descriptor(frame, face.box)
+            except RuntimeError:  # dlib refused the image or the box: no descriptor
+                continue
+            if described.shape == (128,) and np.all(np.isfinite(described)):
+                self.descriptors_[track] = np.vstack([have, described])
 
     def _add_descriptors(self, descriptors: dict, *, together=()) -> None:
         """Add precomputed descriptors per track (for tests and benchmarks)."""
@@ -198,9 +206,13 @@ class PersonGrouper(BaseEstimator):
         means = np.stack([self.descriptors_[t].mean(axis=0) for t in tracks])
         distance = cdist(means, means)
         index = {t: i for i, t in enumerate(tracks)}
+        # tracks seen in one frame are never one person. Average linkage averages this
+        # distance over the n_a x n_b pairs of two groups (n_a * n_b <= n**2 / 4), so it
+        # is large enough that the average stays above the threshold for any groups
+        apart = 1.0 + 4.0 * float(self.threshold) * len(tracks) ** 2
         for a, b in self._together:
             if a in index and b in index:
-                distance[index[a], index[b]] = distance[index[b], index[a]] = _APART
+                distance[index[a], index[b]] = distance[index[b], index[a]] = apart
         return AgglomerativeClustering(
             n_clusters=None,
             metric="precomputed",
