@@ -36,42 +36,7 @@ CLIP_FRAMES = (
     "Sad/IAmSam_013827920__00000101.jpg",
     "Surprise/NanyDiaries_010039560_00000001.jpg",
 )
-FPS, HOLD = 8, 16
-
-
-def write_clip(path, frames_bgr, *, fps=FPS, hold=HOLD):
-    h, w = frames_bgr[0].shape[:2]
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), fps, (w, h))
-    assert writer.isOpened()
-    for frame in frames_bgr:
-        for _ in range(hold):
-            writer.write(frame)
-    writer.release()
-    return path
-
-
-def decoded_frames(path):
-    capture = cv2.VideoCapture(str(path))
-    frames = []
-    while True:
-        ok, bgr = capture.read()
-        if not ok:
-            break
-        frames.append(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
-    capture.release()
-    return frames
-
-
-class MeanModel:
-    """A stand-in classifier: probabilities from the mean brightness of the crop."""
-
-    classes_ = np.array(EMOTIONS)
-
-    def predict_proba(self, X):
-        m = np.asarray(X, dtype=float).reshape(len(X), -1).mean(axis=1) / 255
-        logits = -50 * (m[:, None] - np.linspace(0, 1, len(self.classes_))) ** 2
-        p = np.exp(logits - logits.max(axis=1, keepdims=True))
-        return p / p.sum(axis=1, keepdims=True)
+from clips import MeanModel, decoded_frames, write_clip  # noqa: E402
 
 
 def _analyze(path, model, **kwargs):

@@ -32,43 +32,9 @@ CLIP_FRAMES = (
     "Sad/IAmSam_013827920__00000101.jpg",
     "Surprise/NanyDiaries_010039560_00000001.jpg",
 )
-FPS, HOLD = 8, 16  # each frame held 16 frames = 2 s; the clip lasts 8 s
+from clips import HOLD, MeanModel, decoded_frames, write_clip  # noqa: E402
 
-
-class MeanModel:
-    """A stand-in classifier: probabilities from the mean brightness of the crop."""
-
-    classes_ = np.array(EMOTIONS)
-
-    def predict_proba(self, X):
-        X = np.asarray(X, dtype=float).reshape(len(X), -1)
-        m = X.mean(axis=1) / 255
-        logits = -50 * (m[:, None] - np.linspace(0, 1, len(self.classes_))) ** 2
-        p = np.exp(logits - logits.max(axis=1, keepdims=True))
-        return p / p.sum(axis=1, keepdims=True)
-
-
-def write_clip(path, frames_bgr, *, fps=FPS, hold=HOLD, fourcc="MJPG"):
-    h, w = frames_bgr[0].shape[:2]
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*fourcc), fps, (w, h))
-    assert writer.isOpened()
-    for frame in frames_bgr:
-        for _ in range(hold):
-            writer.write(frame)
-    writer.release()
-    return path
-
-
-def decoded_frames(path):
-    capture = cv2.VideoCapture(str(path))
-    frames = []
-    while True:
-        ok, bgr = capture.read()
-        if not ok:
-            break
-        frames.append(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
-    capture.release()
-    return frames
+# each frame held 16 frames = 2 s; the clip lasts 8 s
 
 
 @pytest.fixture(scope="module")
