@@ -71,7 +71,6 @@ def _cmd_predict(args) -> int:
         args.record_dir = Path(args.out).parent if targets == [Path(args.out)] else args.out
     elif args.csv or args.json:
         args.record_dir = record_beside(args.csv or args.json)
-    images = [read_image(p) for p in paths]  # all read first: a bad file fails at once
     options = given(
         detector=args.detector,
         scheme=scheme_value(args.scheme),
@@ -80,17 +79,19 @@ def _cmd_predict(args) -> int:
     )
     model = model_option(args.model)
     # a bar over the images (not for one), by the rule of skfer._progress
-    enabled = False if args.quiet or len(images) < 2 else None
-    with progress_bar(len(images), desc="predicting", unit="image", enabled=enabled) as bar:
-        table = analyze_images(counted(images, bar), **model, **options)
+    # images are read one at a time (a folder of a film's frames does not fit in memory);
+    # an unreadable one stops the command, naming it, before any output is written
+    enabled = False if args.quiet or len(paths) < 2 else None
+    with progress_bar(len(paths), desc="predicting", unit="image", enabled=enabled) as bar:
+        table = analyze_images(counted([str(p) for p in paths], bar), **model, **options)
     names = display_names(paths)
-    print_faces(table, names, len(images))
+    print_faces(table, names, len(paths))
     if not args.quiet:
         say_model(IMAGE_MODEL if args.model is None else args.model)
     args.record.update({k: table.attrs.get(k) for k in ("detector", "framing")})
     args.record["min_score"] = args.min_score
     written = write_tables(table, paths, csv=args.csv, json=args.json)
-    written += save_annotated(images, table, targets)
+    written += save_annotated((read_image(p) for p in paths), table, targets)
     args.record["outputs"] = [str(p) for p in written]
     for path in written:
         print(f"wrote {path}")
