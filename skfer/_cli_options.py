@@ -39,10 +39,10 @@ def describe_model(name) -> str:
     """Which model a ``--model`` value (a shipped name or a file) stands for, as
     :func:`skfer.load_model` resolves it: ``"fer2013 (shipped: .../fer2013.safetensors)"``
     or ``"file ./my.safetensors"``."""
-    from .models._io import _resolve, shipped_models
+    from ._shipped import resolve_weights, shipped_models  # torch-free
 
     with model_hint():
-        path = _resolve(name)
+        path = resolve_weights(name)
     if isinstance(name, str) and name in shipped_models():
         return f"{name} (shipped: {path})"
     return f"file {path}"
@@ -56,14 +56,16 @@ def say_model(name) -> None:
     print(f"model: {describe_model(name)}", file=sys.stderr)
 
 
-def model_option(name) -> dict:
-    """``{"model": the loaded --model}``; nothing when absent (the library's default model)."""
-    if name is None:
+def model_option(name, *, default: str | None = None, backend: str | None = None) -> dict:
+    """``{"model": the loaded --model}`` (``default`` when absent and a ``--backend`` is
+    given); nothing when both are absent (the library's default model and backend).
+    ``--backend onnx`` serves the model by ONNX Runtime, without importing torch."""
+    if name is None and backend is None:
         return {}
-    from .models import load_model
+    from ._load import load_model  # torch-free for the ONNX backend
 
     with model_hint():
-        return {"model": load_model(name)}
+        return {"model": load_model(default if name is None else name, backend=backend or "torch")}
 
 
 class Scheme:

@@ -77,7 +77,7 @@ def _cmd_predict(args) -> int:
         on_missing=args.on_missing,
         min_score=args.min_score,
     )
-    model = model_option(args.model)
+    model = model_option(args.model, default=IMAGE_MODEL, backend=args.backend)
     # a bar over the images (not for one), by the rule of skfer._progress
     # images are read one at a time (a folder of a film's frames does not fit in memory);
     # an unreadable one stops the command, naming it, before any output is written
@@ -124,8 +124,13 @@ def _cmd_video(args) -> int:
         warnings.filterwarnings("ignore", "Video .* is damaged or truncated", UserWarning)
         timeline = analyze_video(
             film,
+            # a name is loaded by analyze_video once the film is known to be readable
+            **(
+                model_option(args.model, default=VIDEO_MODEL, backend=args.backend)
+                if args.backend
+                else given(model=args.model)
+            ),
             **given(
-                model=args.model,  # loaded once the video is known to be readable
                 every=args.every,
                 every_n_frames=args.every_n_frames,
                 detector=args.detector,
@@ -353,6 +358,16 @@ def _add_model_args(parser, analyze, model_default: str) -> None:
     )
 
 
+def _add_backend(parser) -> None:
+    parser.add_argument(
+        "--backend",
+        choices=["torch", "onnx", "auto"],
+        help="what runs the model: torch, onnx (ONNX Runtime, without importing torch; the "
+        "ONNX file is built into $SKFER_CACHE/onnx at first use) or auto (onnx when such a "
+        "file exists) (default: torch)",
+    )
+
+
 def _add_min_score(parser) -> None:
     parser.add_argument(
         "--min-score",
@@ -437,6 +452,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_model_args(predict, analyze_images, IMAGE_MODEL)
     _add_min_score(predict)
+    _add_backend(predict)
     _add_quiet(predict, "progress over the images, no 'model:' line")
     predict.set_defaults(func=_cmd_predict)
 
@@ -498,6 +514,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_model_args(video, analyze_video, VIDEO_MODEL)
     _add_min_score(video)
+    _add_backend(video)
     video.set_defaults(func=_cmd_video)
 
     demo = sub.add_parser(

@@ -428,3 +428,41 @@ def test_evaluate_on_a_folder_with_an_extra_class_through_a_scheme_mapping(
     assert "contempt" not in set(sfew["label"])
     assert sfew.set_index("label").loc[["happy", "sad"], "support"].tolist() == [3, 3]
     assert sfew["support"].sum() == 6  # the two contempt faces are out of the scheme
+
+
+@pytest.mark.slow
+def test_predict_and_video_with_the_onnx_backend(sfew_frames_dir, tmp_path, monkeypatch):
+    """--backend onnx: the same faces and labels as torch; once the ONNX file is cached
+    (built at first use), a predicting process never imports torch."""
+    import json
+    import subprocess
+    import sys
+
+    image = sfew_frames_dir / FRAME
+    monkeypatch.setenv("SKFER_CACHE", str(tmp_path / "cache"))
+    torch_csv, onnx_csv = tmp_path / "torch.csv", tmp_path / "onnx.csv"
+    assert main(["predict", str(image), "--csv", str(torch_csv), "--quiet"]) == 0
+    assert main(["predict", str(image), "--csv", str(onnx_csv), "--backend", "onnx"]) == 0
+    ours, theirs = pd.read_csv(torch_csv), pd.read_csv(onnx_csv)
+    assert ours["label"].tolist() == theirs["label"].tolist()
+    proba = [c for c in ours.columns if c.startswith("p_")]
+    np.testing.assert_allclose(ours[proba], theirs[proba], atol=1e-4)
+    assert "onnxruntime" in json.loads((tmp_path / "onnx.run.json").read_text())["versions"]
+    code = (
+        "import sys; from skfer.cli import main; "
+        f"rc = main(['predict', {str(image)!r}, '--backend', 'onnx', '--quiet']); "
+        "print('torch' in sys.modules, rc)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip().splitlines()[-1] == "False 0"
+    # a film through the ONNX backend: the same labels as the torch backend
+    clip = tmp_path / "clip.avi"
+    writer = cv2.VideoWriter(str(clip), cv2.VideoWriter_fourcc(*"MJPG"), 8, (720, 576))
+    for _ in range(8):
+        writer.write(cv2.imread(str(image)))
+    writer.release()
+    for backend in ("torch", "onnx"):
+        args = ["video", str(clip), "--every", "0.5", "--out", str(tmp_path / backend)]
+        assert main([*args, "--backend", backend, "--quiet"]) == 0
+    a, b = (pd.read_csv(tmp_path / k / "timeline.csv") for k in ("torch", "onnx"))
+    assert a["label"].tolist() == b["label"].tolist() and len(a) == 2
