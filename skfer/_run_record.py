@@ -173,7 +173,7 @@ def write_record(record: dict, where: str | os.PathLike, *, error: str | None = 
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=".run-", suffix=".json")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(_clean(data), f, indent=2, default=_plain, allow_nan=False)
+            json.dump(_clean(data), f, indent=2, allow_nan=False)
             f.write("\n")
         os.replace(tmp, target)
     except BaseException:
@@ -183,27 +183,20 @@ def write_record(record: dict, where: str | os.PathLike, *, error: str | None = 
 
 
 def _clean(value):
-    """``value`` with every non-finite float (NaN, inf) replaced by None, recursively."""
+    """``value`` as plain JSON, recursively: numpy scalars and arrays as Python values,
+    every non-finite float (NaN, inf) as None, anything else unknown (a path) as text."""
     import math
 
+    import numpy as np
+
+    if isinstance(value, (np.generic, np.ndarray)):
+        value = value.tolist()
     if isinstance(value, float):
         return value if math.isfinite(value) else None
     if isinstance(value, dict):
         return {str(k): _clean(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [_clean(v) for v in value]
-    return value
-
-
-def _plain(value):
-    """JSON for numpy scalars and arrays, paths and other values (NaN -> None)."""
-    import math
-
-    import numpy as np
-
-    if isinstance(value, np.generic):
-        value = value.item()
-        return None if isinstance(value, float) and not math.isfinite(value) else value
-    if isinstance(value, np.ndarray):
-        return value.tolist()
+    if value is None or isinstance(value, (str, int, bool)):
+        return value
     return str(value)

@@ -44,3 +44,19 @@ class MeanModel:
         logits = -50 * (m[:, None] - np.linspace(0, 1, len(self.classes_))) ** 2
         p = np.exp(logits - logits.max(axis=1, keepdims=True))
         return p / p.sum(axis=1, keepdims=True)
+
+
+#: Four SFEW movie frames, one face each (a happy, an angry, a sad, a surprised one).
+CLIP_FRAMES = (
+    "Happy/Bridesmaids_001335200_00000016.jpg",
+    "Angry/HarryPotterAndOrderOPhoenix_015256413_00000011.jpg",
+    "Sad/IAmSam_013827920__00000101.jpg",
+    "Surprise/NanyDiaries_010039560_00000001.jpg",
+)
+
+
+def sfew_clip_file(frames_dir, folder):
+    """An 8 s clip of :data:`CLIP_FRAMES`, each held 2 s, written into ``folder``."""
+    frames = [cv2.imread(str(frames_dir / name)) for name in CLIP_FRAMES]
+    assert all(f is not None and f.shape == (576, 720, 3) for f in frames)
+    return write_clip(folder / "sfew.avi", frames)

@@ -6,7 +6,6 @@ and the rendered DOM of a report of a real clip built from SFEW movie frames.
 
 from __future__ import annotations
 
-import inspect
 import re
 import shutil
 import subprocess
@@ -30,26 +29,17 @@ cv2 = pytest.importorskip("cv2")
 
 CHROMIUM = "/usr/bin/chromium"
 # as tests/test_video.py: four SFEW frames with one clear face each, each held 2 s
-CLIP_FRAMES = (
-    "Happy/Bridesmaids_001335200_00000016.jpg",
-    "Angry/HarryPotterAndOrderOPhoenix_015256413_00000011.jpg",
-    "Sad/IAmSam_013827920__00000101.jpg",
-    "Surprise/NanyDiaries_010039560_00000001.jpg",
-)
-from clips import MeanModel, decoded_frames, write_clip  # noqa: E402
+from clips import MeanModel, decoded_frames, sfew_clip_file, write_clip  # noqa: E402
 
 
 def _analyze(path, model, **kwargs):
-    if "persons" in inspect.signature(analyze_video).parameters:
-        kwargs["persons"] = False  # persons are set by hand below: the test stays fast
-    return analyze_video(path, model, every=0.5, **kwargs)
+    # persons are set by hand below (with_persons): the test stays fast
+    return analyze_video(path, model, every=0.5, persons=False, **kwargs)
 
 
 @pytest.fixture(scope="module")
 def sfew_clip(sfew_frames_dir, tmp_path_factory):
-    frames = [cv2.imread(str(sfew_frames_dir / name)) for name in CLIP_FRAMES]
-    assert all(f is not None and f.shape == (576, 720, 3) for f in frames)
-    return write_clip(tmp_path_factory.mktemp("video") / "sfew.avi", frames)
+    return sfew_clip_file(sfew_frames_dir, tmp_path_factory.mktemp("video"))
 
 
 @pytest.fixture(scope="module")

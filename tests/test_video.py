@@ -26,13 +26,14 @@ from skfer.video import (
 cv2 = pytest.importorskip("cv2")
 
 # four SFEW frames with one clear face each (dlib HOG score > 1.2), at different places
-CLIP_FRAMES = (
-    "Happy/Bridesmaids_001335200_00000016.jpg",
-    "Angry/HarryPotterAndOrderOPhoenix_015256413_00000011.jpg",
-    "Sad/IAmSam_013827920__00000101.jpg",
-    "Surprise/NanyDiaries_010039560_00000001.jpg",
+from clips import (  # noqa: E402
+    CLIP_FRAMES,
+    HOLD,
+    MeanModel,
+    decoded_frames,
+    sfew_clip_file,
+    write_clip,
 )
-from clips import HOLD, MeanModel, decoded_frames, write_clip  # noqa: E402
 
 # each frame held 16 frames = 2 s; the clip lasts 8 s
 
@@ -46,9 +47,7 @@ def grey_clip(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def sfew_clip(sfew_frames_dir, tmp_path_factory):
-    frames = [cv2.imread(str(sfew_frames_dir / name)) for name in CLIP_FRAMES]
-    assert all(f is not None and f.shape == (576, 720, 3) for f in frames)
-    return write_clip(tmp_path_factory.mktemp("video") / "sfew.avi", frames)
+    return sfew_clip_file(sfew_frames_dir, tmp_path_factory.mktemp("video"))
 
 
 @pytest.fixture(scope="module")

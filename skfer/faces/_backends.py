@@ -75,19 +75,28 @@ def _model_file(name: str) -> str:
     return path
 
 
-_SHAPE_PREDICTOR = None
-_SHAPE_PREDICTOR_LOCK = threading.Lock()
+_DLIB_MODELS: dict = {}
+_DLIB_LOCK = threading.Lock()
+
+
+def dlib_model(name: str):
+    """dlib's ``"landmarks68"`` shape predictor or ``"descriptor"`` face recognition
+    network, loaded once per process (their calls are const, so one instance is shared)."""
+    with _DLIB_LOCK:
+        if name not in _DLIB_MODELS:
+            import dlib
+
+            load = {
+                "landmarks68": dlib.shape_predictor,
+                "descriptor": dlib.face_recognition_model_v1,
+            }[name]
+            _DLIB_MODELS[name] = load(_model_file(name))
+        return _DLIB_MODELS[name]
 
 
 def _shape_predictor():
-    """dlib's 68-point predictor (its ``__call__`` is const, so one instance is shared)."""
-    global _SHAPE_PREDICTOR
-    with _SHAPE_PREDICTOR_LOCK:
-        if _SHAPE_PREDICTOR is None:
-            import dlib
-
-            _SHAPE_PREDICTOR = dlib.shape_predictor(_model_file("landmarks68"))
-        return _SHAPE_PREDICTOR
+    """dlib's 68-point predictor."""
+    return dlib_model("landmarks68")
 
 
 def predict_landmarks(gray: np.ndarray, boxes: np.ndarray) -> np.ndarray:

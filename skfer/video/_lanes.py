@@ -150,6 +150,29 @@ def _runs(times: np.ndarray, labels: np.ndarray, step: float, width: float):
     return out
 
 
+def _lane_setup(timeline, max_rows):
+    """What every lane figure starts from: labels, sampling step, duration, label
+    colours and the lanes (:func:`_lanes`)."""
+    max_rows = _check_rows(max_rows)
+    labels = timeline_labels(timeline)
+    step = _step(timeline)
+    duration = _duration(timeline, step)
+    return labels, step, duration, label_colors(labels), _lanes(timeline, max_rows)
+
+
+def _finish_lanes(ax, fig, timeline, handles, shots, duration, thumbnails, ids, n_lanes):
+    """What every lane figure ends with: lanes top down, the legend (with the shot
+    cuts), the time axis (on top too when tall) and the lanes' thumbnails."""
+    ax.set_ylim(n_lanes - 0.5 if n_lanes else 0.5, -0.5)
+    if not n_lanes:
+        ax.text(0.5, 0.5, "no faces found", ha="center", va="center", transform=ax.transAxes)
+    _legend(ax, [*handles, *_draw_shots(ax, timeline, shots)])
+    _time_axis(ax, duration)
+    if n_lanes > 12:  # tall: the time axis on top too
+        ax.tick_params(axis="x", top=True, labeltop=True)
+    _draw_thumbnails(ax, fig, thumbnails, ids, n_lanes)
+
+
 def plot_tracks(
     timeline,
     path: str | os.PathLike | None = None,
@@ -222,13 +245,9 @@ def plot_tracks(
             stacklevel=2,
         )
         max_rows = max_tracks
-    max_rows = _check_rows(max_rows)
-    labels = timeline_labels(timeline)
-    step = _step(timeline)
-    duration = _duration(timeline, step)
-    colors = label_colors(labels)
-    lanes = _lanes(timeline, max_rows)
-    by, ids, n_ids, lane, names = lanes
+    labels, step, duration, colors, (by, ids, n_ids, lane, names) = _lane_setup(
+        timeline, max_rows
+    )
     n_lanes = len(names)
     row_height = 0.55 if thumbnails else 0.35
     fig, ax = _canvas(ax, (12, 1.4 + row_height * max(n_lanes, 1)))
@@ -247,16 +266,8 @@ def plot_tracks(
         for label, bars in runs.items():
             ax.broken_barh(bars, (row - 0.4, 0.8), facecolors=colors.get(label, "#000000"))
     ax.set_yticks(range(n_lanes), names)
-    ax.set_ylim(n_lanes - 0.5 if n_lanes else 0.5, -0.5)
-    if not n_lanes:
-        ax.text(0.5, 0.5, "no faces found", ha="center", va="center", transform=ax.transAxes)
     handles = [Patch(color=colors[label], label=str(label)) for label in labels]
-    handles += _draw_shots(ax, timeline, shots)
-    _legend(ax, handles)
-    _time_axis(ax, duration)
-    if n_lanes > 12:  # tall: the time axis on top too
-        ax.tick_params(axis="x", top=True, labeltop=True)
-    _draw_thumbnails(ax, fig, thumbnails, ids, n_lanes)
+    _finish_lanes(ax, fig, timeline, handles, shots, duration, thumbnails, ids, n_lanes)
     ax.set_title(title or f"{_lane_title(by, ids, n_ids)}: label at each sample")
     return _finish(fig, path)
 
@@ -333,13 +344,9 @@ def plot_persons(
     from matplotlib.colors import to_rgba
     from matplotlib.patches import Patch
 
-    max_rows = _check_rows(max_rows)
-    labels = timeline_labels(timeline)
-    step = _step(timeline)
-    duration = _duration(timeline, step)
-    colors = label_colors(labels)
-    lanes = _lanes(timeline, max_rows)
-    by, ids, n_ids, lane, names = lanes
+    labels, step, duration, colors, (by, ids, n_ids, lane, names) = _lane_setup(
+        timeline, max_rows
+    )
     n_lanes = len(names)
     fig, ax = _canvas(ax, (12, 1.5 + (0.6 if thumbnails else 0.45) * max(n_lanes, 1)))
     span = max(duration, float(timeline["time"].max()) + step if len(timeline) else 0.0)
@@ -364,18 +371,10 @@ def plot_persons(
         )
     names = [f"{name}\n{_screen_text(screen.get(row, 0.0))}" for row, name in enumerate(names)]
     ax.set_yticks(range(n_lanes), names, fontsize=8)
-    ax.set_ylim(n_lanes - 0.5 if n_lanes else 0.5, -0.5)
     for row in range(n_lanes):  # a faint baseline: where the lane is when empty
         ax.axhline(row + 0.42, color="#dddddd", linewidth=0.6, zorder=1)
-    if not n_lanes:
-        ax.text(0.5, 0.5, "no faces found", ha="center", va="center", transform=ax.transAxes)
     handles = [Patch(color=colors[label], label=str(label)) for label in labels[::-1]]
-    handles += _draw_shots(ax, timeline, shots)
-    _legend(ax, handles)
-    _time_axis(ax, duration)
-    if n_lanes > 12:  # tall: the time axis on top too
-        ax.tick_params(axis="x", top=True, labeltop=True)
-    _draw_thumbnails(ax, fig, thumbnails, ids, n_lanes)
+    _finish_lanes(ax, fig, timeline, handles, shots, duration, thumbnails, ids, n_lanes)
     what = _lane_title(by, ids, n_ids) if n_lanes else "no faces"
     ax.set_title(title or _title(timeline, f"Emotions per {by} ({what})"))
     return _finish(fig, path)

@@ -11,7 +11,6 @@ distance). Two tracks seen in the same frame are never one person.
 
 from __future__ import annotations
 
-import threading
 from numbers import Integral, Real
 
 import numpy as np
@@ -20,22 +19,6 @@ from sklearn.base import BaseEstimator
 __all__ = ["PersonGrouper"]
 
 _MIN_SIDE = 24  # faces smaller than this (pixels) are not described: too little detail
-
-_DESCRIBER = None
-_DESCRIBER_LOCK = threading.Lock()
-
-
-def _describer():
-    """dlib's face recognition network, loaded once per process."""
-    global _DESCRIBER
-    with _DESCRIBER_LOCK:
-        if _DESCRIBER is None:
-            import dlib
-
-            from ..faces._backends import _model_file
-
-            _DESCRIBER = dlib.face_recognition_model_v1(_model_file("descriptor"))
-        return _DESCRIBER
 
 
 def face_descriptor(frame: np.ndarray, box) -> np.ndarray:
@@ -46,7 +29,7 @@ def face_descriptor(frame: np.ndarray, box) -> np.ndarray:
     """
     import dlib
 
-    from ..faces._backends import _shape_predictor
+    from ..faces._backends import _shape_predictor, dlib_model
 
     x, y, w, h = (float(v) for v in box)
     rect = dlib.rectangle(int(round(x)), int(round(y)), int(round(x + w)), int(round(y + h)))
@@ -54,7 +37,8 @@ def face_descriptor(frame: np.ndarray, box) -> np.ndarray:
     rgb = frame[..., :3] if frame.ndim == 3 else np.dstack([frame] * 3)
     rgb = np.ascontiguousarray(rgb, dtype=np.uint8)
     shape = _shape_predictor()(rgb, rect)
-    return np.asarray(_describer().compute_face_descriptor(rgb, shape), dtype=np.float64)
+    described = dlib_model("descriptor").compute_face_descriptor(rgb, shape)
+    return np.asarray(described, dtype=np.float64)
 
 
 class PersonGrouper(BaseEstimator):
