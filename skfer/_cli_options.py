@@ -56,16 +56,20 @@ def say_model(name) -> None:
     print(f"model: {describe_model(name)}", file=sys.stderr)
 
 
-def model_option(name, *, default: str | None = None, backend: str | None = None) -> dict:
+def model_option(
+    name, *, default: str | None = None, backend: str | None = None, adapt=None
+) -> dict:
     """``{"model": the loaded --model}`` (``default`` when absent and a ``--backend`` is
     given); nothing when both are absent (the library's default model and backend).
-    ``--backend onnx`` serves the model by ONNX Runtime, without importing torch."""
+    The backend is ``--backend``, else ``"auto"`` (ONNX Runtime on a CPU, without
+    importing torch; torch when ``adapt`` is set)."""
     if name is None and backend is None:
         return {}
-    from ._load import load_model  # torch-free for the ONNX backend
+    from ._load import load_model, serving_backend  # torch-free for the ONNX backend
 
+    backend = serving_backend(backend or "auto", adapt)
     with model_hint():
-        return {"model": load_model(default if name is None else name, backend=backend or "torch")}
+        return {"model": load_model(default if name is None else name, backend=backend)}
 
 
 class Scheme:

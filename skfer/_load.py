@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import os
 
-__all__ = ["BACKENDS", "load_model"]
+__all__ = ["BACKENDS", "load_model", "serving_backend"]
 
 #: the values of ``load_model``'s ``backend``
-BACKENDS = ("auto", "onnx", "torch")
+BACKENDS = ("auto", "onnx", "onnx-int8", "torch")
 
 
 def load_model(
@@ -32,14 +32,24 @@ def load_model(
         A shipped model name (see :func:`skfer.shipped_models`), a ``.safetensors``
         file from :meth:`EmotionCNN.save`, an ``.onnx`` file from
         :func:`skfer.export_onnx`, or a fitted classifier (returned as it is).
-    backend : {"torch", "onnx", "auto"}, default="torch"
+    backend : {"torch", "onnx", "onnx-int8", "auto"}, default="torch"
         ``"torch"``: an :class:`~skfer.EmotionCNN`.
+        ``"onnx-int8"``: the int8 graph (from ``export_onnx(..., quantize="int8")``)
+        beside the weights, ``<stem>.int8.onnx``; the shipped ``fer2013``,
+        ``fer2013-fast`` and ``film`` have one (calibrated on FER2013 Training). It is
+        not built at first use: quantising needs calibration faces.
         ``"onnx"``: an :class:`~skfer.OnnxEmotionModel` run by ONNX Runtime on the CPU,
         without importing torch: the ONNX file exported from these weights, found
         beside them or in the cache (``$SKFER_CACHE/onnx``), else exported there now
-        (this once imports torch; needs ``onnx``). ``"auto"``: ONNX when onnxruntime is
-        installed, ``device`` is ``"auto"`` or ``"cpu"`` and such a file already
-        exists (or ``model`` is an ``.onnx`` file), else torch.
+        (this once imports torch; needs ``onnx``). ``"auto"``: the fastest backend that
+        serves a prediction: ONNX on a CPU (``device`` ``"cpu"``, or ``"auto"`` on a
+        machine without an NVIDIA GPU), the file found or exported as for ``"onnx"``;
+        torch on a GPU, or when onnxruntime or the exporter is missing. The analysis
+        functions (:func:`skfer.analyze_video`, :func:`skfer.analyze_images`), ``skfer
+        predict``/``video`` and the Dask workers load names and files with ``"auto"``
+        (``"torch"`` when they adapt to a film); this function's default stays
+        ``"torch"`` because an :class:`~skfer.EmotionCNN` is what one trains, adapts and
+        inspects.
     device : str, default="auto"
         For the torch backend (``"cpu"``, ``"cuda"``, ``"auto"``). The ONNX backend
         runs on the CPU.
@@ -120,7 +130,7 @@ def with_cropper_pipeline(model):
 
 def _onnx_path(model, backend: str, device: str):
     """The ONNX file to load for ``model`` under ``backend``, or None for torch."""
-    from ._onnx import _require_onnxruntime, find_onnx, onnx_cache_path, weights_path
+    from ._onnx import _require_onnxruntime, find_onnx, int8_path, onnx_cache_path, weights_path
 
     is_onnx_file = not (isinstance(model, str) and _is_shipped(model)) and str(
         os.fspath(model)
@@ -131,10 +141,10 @@ def _onnx_path(model, backend: str, device: str):
                 f"{os.fspath(model)!r} is an ONNX file: load it with backend='onnx' or 'auto'."
             )
         return None
-    if backend == "onnx" and device not in ("auto", "cpu"):
+    if backend.startswith("onnx") and device not in ("auto", "cpu"):
         raise ValueError(f"The ONNX backend runs on the CPU; got device={device!r}.")
     if backend == "auto":
-        if device not in ("auto", "cpu"):
+        if not is_onnx_file and (device not in ("auto", "cpu") or (device == "auto" and _gpu())):
             return None
         try:
             _require_onnxruntime()
@@ -149,13 +159,55 @@ def _onnx_path(model, backend: str, device: str):
         if not os.path.isfile(path):
             raise FileNotFoundError(f"No ONNX file {path!r}.")
         return path
-    found = find_onnx(model)
-    if found is not None or backend == "auto":
+    if backend == "onnx-int8":
+        found = find_onnx(model, quantized=True)
+        if found is None:
+            raise FileNotFoundError(
+                f"No int8 graph for {os.fspath(model)!r} (looked for "
+                f"{int8_path(weights_path(model))}, exported from these weights): make one "
+                "with skfer.export_onnx(model, path, quantize='int8', calibration=faces)."
+            )
         return found
+    found = find_onnx(model)
+    if found is not None:
+        return found
+    if backend == "auto":
+        import importlib.util
+
+        if importlib.util.find_spec("onnx") is None:  # no exporter: torch serves
+            return None
     from .models._export import export_onnx  # first use: build it into the cache
 
     weights = weights_path(model)
-    return export_onnx(weights, onnx_cache_path(weights))
+    if backend == "onnx":
+        return export_onnx(weights, onnx_cache_path(weights))
+    try:
+        return export_onnx(weights, onnx_cache_path(weights))
+    except Exception as exc:  # noqa: BLE001 - "auto" falls back to what always works
+        import warnings
+
+        warnings.warn(
+            f"Could not export {os.fspath(model)!r} to ONNX ({type(exc).__name__}: {exc}); "
+            "torch serves it.",
+            stacklevel=3,
+        )
+        return None
+
+
+def _gpu() -> bool:
+    """Whether an NVIDIA GPU is visible, asked without importing torch (its driver's
+    device files; ``CUDA_VISIBLE_DEVICES`` set empty or to -1 hides them)."""
+    if os.environ.get("CUDA_VISIBLE_DEVICES", None) in ("", "-1"):
+        return False
+    return os.path.exists("/dev/nvidiactl") or os.path.exists("/proc/driver/nvidia/version")
+
+
+def serving_backend(backend: str, adapt=None) -> str:
+    """The backend that serves an analysis: ``backend``, or torch when it adapts to the
+    faces (batch-norm statistics live in the torch network)."""
+    if backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}.")
+    return "torch" if adapt is not None and backend == "auto" else backend
 
 
 def _is_shipped(name: str) -> bool:

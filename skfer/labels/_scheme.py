@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -11,7 +12,6 @@ from sklearn.exceptions import NotFittedError
 from sklearn.utils.validation import check_is_fitted
 
 from ..emotions import SCHEMES
-from ._mapper import EmotionLabelMapper
 from ._resolve import check_labels, display_labels, map_emotions, resolve_scheme
 
 __all__ = ["Scheme"]
@@ -171,9 +171,16 @@ class Scheme:
         return mask, mapped[mask]
 
 
+def _is_mapper(spec) -> bool:
+    """Whether ``spec`` is an :class:`EmotionLabelMapper`, without importing the mapper
+    (and imbalanced-learn) when no mapper exists yet."""
+    mapper = sys.modules.get(__name__.rsplit(".", 1)[0] + "._mapper")
+    return mapper is not None and isinstance(spec, mapper.EmotionLabelMapper)
+
+
 def _named(spec):
     """The scheme name of a spec (a name or a mapper's), for messages; else None."""
-    if isinstance(spec, EmotionLabelMapper):
+    if _is_mapper(spec):
         spec = spec.scheme
     return spec if isinstance(spec, str) else None
 
@@ -185,7 +192,7 @@ def _display_source(spec, mapping: dict) -> Mapping:
 
 def _resolve_any(spec) -> dict:
     """Resolve a scheme spec; an unfitted mapper is fitted on no data (a copy)."""
-    if isinstance(spec, EmotionLabelMapper):
+    if _is_mapper(spec):
         try:
             check_is_fitted(spec, "mapping_")
         except NotFittedError:

@@ -40,7 +40,6 @@ from ._warm_start import read_source_model
 __all__ = ["EmotionCNN"]
 
 
-
 class EmotionCNN(ImageInputMixin, RoutedParamsMixin, ClassifierMixin, BaseEstimator):
     """Facial-expression classifier: a timm CNN trained with the paper's recipe through skorch.
 
@@ -121,6 +120,18 @@ class EmotionCNN(ImageInputMixin, RoutedParamsMixin, ClassifierMixin, BaseEstima
     class_weight : dict, "balanced" or None, default=None
         Loss weight per class. ``"balanced"``: ``n_samples / (n_classes * count)``.
     label_smoothing : float, default=0.0
+    teacher : EmotionCNN, classifier, str, path-like, list of them, or None, default=None
+        Knowledge distillation: a fitted model (a shipped name, a model file, or any
+        fitted classifier with ``predict_proba`` and ``classes_`` that knows every
+        label of ``y``), or a list of them averaged as an ensemble. It predicts the
+        training faces once, clean and with its own preprocessing and TTA, and the
+        network learns ``teacher_weight * its probabilities + (1 - teacher_weight) *
+        the label`` on its augmented views of them. A fitted object is cloned unfitted
+        by :func:`sklearn.base.clone`: in a grid search give a name or file, or wrap it
+        in :class:`sklearn.frozen.FrozenEstimator`.
+    teacher_weight : float in [0, 1], default=0.5
+        Share of the teacher's probabilities in the training targets (1: the teacher's
+        alone); unused without ``teacher``.
     adapt : "batchnorm" or None, default=None
         Unsupervised adaptation to the faces of each prediction call, taken as one
         domain (e.g. all faces of one film): ``"batchnorm"`` re-estimates the
@@ -243,6 +254,8 @@ class EmotionCNN(ImageInputMixin, RoutedParamsMixin, ClassifierMixin, BaseEstima
         "augment": [StrOptions({"default"}), HasMethods(["augment_batch"]), None],
         "class_weight": [StrOptions({"balanced"}), dict, None],
         "label_smoothing": [Interval(Real, 0, 1, closed="left")],
+        "teacher": [str, os.PathLike, list, tuple, HasMethods(["predict_proba"]), None],
+        "teacher_weight": [Interval(Real, 0, 1, closed="both")],
         "tta": ["boolean", StrOptions(set(TTA_MODES))],
         "device": [str],
         "amp": ["boolean", StrOptions({"auto"})],
@@ -274,6 +287,8 @@ class EmotionCNN(ImageInputMixin, RoutedParamsMixin, ClassifierMixin, BaseEstima
         augment="default",
         class_weight=None,
         label_smoothing=0.0,
+        teacher=None,
+        teacher_weight=0.5,
         adapt=None,
         tta=False,
         device="auto",
@@ -303,6 +318,8 @@ class EmotionCNN(ImageInputMixin, RoutedParamsMixin, ClassifierMixin, BaseEstima
         self.augment = augment
         self.class_weight = class_weight
         self.label_smoothing = label_smoothing
+        self.teacher = teacher
+        self.teacher_weight = teacher_weight
         self.adapt = adapt
         self.tta = tta
         self.device = device
@@ -345,6 +362,11 @@ class EmotionCNN(ImageInputMixin, RoutedParamsMixin, ClassifierMixin, BaseEstima
                 f"y has a single class ({classes[:1].tolist()[0]!r}); a classifier needs at "
                 "least 2."
             )
+        soft = None
+        if self.teacher is not None:
+            from ._distill import teacher_targets
+
+            soft = teacher_targets(self.teacher, images, y_enc, classes, self.teacher_weight)
         arch = resolve_backbone(self.backbone)
         cfg = backbone_config(arch)
         source = None if self.pretrained is False else read_source_model(self.pretrained)
@@ -376,6 +398,7 @@ class EmotionCNN(ImageInputMixin, RoutedParamsMixin, ClassifierMixin, BaseEstima
             device=device,
             seed=seed,
             nested=nested,
+            soft=soft,
         )
 
         self.classes_ = classes

@@ -282,12 +282,15 @@ def train_network(
     device,
     seed: int,
     nested: dict,
+    soft=None,
 ):
     """Build the network and the skorch net from ``est``'s parameters and train it.
 
     ``data``: the uint8 ``(n, C, H, W)`` training tensor; ``source``: the ``(state,
-    config)`` of the model fine-tuning starts from, or None. Returns the fitted net,
-    with ``class_weight_`` (the loss weight of each class) set on it.
+    config)`` of the model fine-tuning starts from, or None; ``soft``: float ``(n, k)``
+    training targets (a teacher's, see ``_distill``) in place of ``y_enc``, which the
+    validation faces keep. Returns the fitted net, with ``class_weight_`` (the loss
+    weight of each class) set on it.
     """
     import torch
     from skorch.helper import predefined_split
@@ -308,16 +311,17 @@ def train_network(
         augment = Augmenter()
     in_chans = preprocess.in_chans
     y_t = torch.from_numpy(y_enc.astype(np.int64))
+    targets = y_t if soft is None else torch.from_numpy(np.asarray(soft, dtype=np.float32))
     train_idx, valid = validation_split(est, data, y_enc, classes, seed)
     Net, Dataset = make_net_class()
     if valid is None:
-        train_ds, valid_ds = Dataset(data, y_t), None
+        train_ds, valid_ds = Dataset(data, targets), None
     elif isinstance(valid, tuple):  # a given validation set
-        train_ds = Dataset(data, y_t)
+        train_ds = Dataset(data, targets)
         valid_ds = Dataset(images_to_tensor(valid[0], in_chans), valid[1])
     else:
         idx, vidx = torch.from_numpy(train_idx), torch.from_numpy(valid)
-        train_ds = Dataset(data[idx], y_t[idx])
+        train_ds = Dataset(data[idx], targets[idx])
         valid_ds = Dataset(data[vidx], y_t[vidx])
     callbacks = make_callbacks(est, validation=valid_ds is not None)
     epochs_left = est.max_epochs - checkpointed_epochs(est)

@@ -14,8 +14,9 @@ import os
 
 import numpy as np
 
+from .._load import serving_backend
 from ..faces import resolve_detector
-from ._classify import FaceClassifier
+from ._classify import FaceClassifier, served_by
 from ._frames import ReadReport, check_sampling, open_video, read_sampled
 from ._tracking import FaceTracker, ShotCuts
 
@@ -30,21 +31,21 @@ VIDEO_MODEL = "film"
 IMAGE_MODEL = "fer2013"
 
 
-
-def cropper_and_classifier(model, default: str, **framing):
+def cropper_and_classifier(model, default: str, *, backend: str = "auto", **framing):
     """The face cropper and the classifier of its crops for ``model``.
 
     ``model``: None (the shipped ``default``), a name or file (:func:`skfer.load_model`),
     a fitted classifier, or a fitted ``skfer.Pipeline`` that starts with a
     :class:`~skfer.FaceCropper` (that cropper, then the rest of the pipeline). The
     cropper frames faces as the model's were (:meth:`skfer.EmotionCNN.cropper`);
-    ``framing`` values that are not None replace its parameters.
+    ``framing`` values that are not None replace its parameters. ``backend`` serves a
+    name or file (:func:`skfer.load_model`).
     """
     from .._load import load_model  # torch-free for an ONNX model
     from ..faces import FaceCropper
     from ..faces._framing import framed_cropper
 
-    model = load_model(default if model is None else model)
+    model = load_model(default if model is None else model, backend=backend)
     steps = getattr(model, "steps", None)
     if steps and isinstance(steps[0][1], FaceCropper):
         from sklearn.base import clone
@@ -134,6 +135,7 @@ def analyze_video(
     min_score=None,
     persons: bool = True,
     adapt: str | None = None,
+    backend: str = "auto",
     progress: bool | None = None,
 ):
     """Emotion timeline of a film: one row per face per sampled frame, linked into tracks.
@@ -210,6 +212,11 @@ def analyze_video(
         (``benchmarks/results/film_adaptation.md``). It does not help the ``film``
         model, already trained on film faces (``benchmarks/results/train_film.md``),
         hence off by default. None classifies every face on its own.
+    backend : {"auto", "onnx", "torch"}, default="auto"
+        What serves a model given by name or file (:func:`skfer.load_model`):
+        ``"auto"`` is ONNX Runtime on a CPU (no torch imported once the model's ONNX
+        file is cached, built at first use), torch on a GPU or when ``adapt`` is set.
+        A fitted model object is used as it is.
     progress : bool or None, default=None
         Progress over the film's frames on stderr (tqdm, ASCII, with an ETA). None:
         shown unless the environment variable ``SKFER_PROGRESS`` is ``"0"``, as a live
@@ -246,7 +253,9 @@ def analyze_video(
         ``fps``, ``step`` (seconds between samples), ``duration``, ``n_sampled``
         (frames analysed), ``shots`` (start time of each shot, s), ``scheme``,
         ``labels``, ``detector`` (as resolved, e.g. ``"hog+yunet"``), ``framing`` (the
-        cropper's parameters), ``complete`` (False for a truncated or corrupted film
+        cropper's parameters), ``backend`` (what ran the model: ``"onnx"``,
+        ``"onnx-int8"``, ``"torch"``, or another classifier's class name), ``complete``
+        (False for a truncated or corrupted film
         read only in part), ``covered``
         (``[start, end]`` in seconds: the part of the film that was read, a list so
         that it survives Parquet and JSON) and ``damage`` (what was missing, or None).
@@ -281,6 +290,7 @@ def analyze_video(
     cropper, model = cropper_and_classifier(
         model,
         VIDEO_MODEL,
+        backend=serving_backend(backend, adapt),
         detector=detector,
         min_size=min_size,
         work_size=work_size,
@@ -350,6 +360,7 @@ def analyze_video(
         labels=list(classifier.labels),
         detector=resolve_detector(cropper.detector),
         framing=cropper.get_params(),
+        backend=served_by(model),
         adapt=classifier.adapt,
         shots=shot_starts,
         persons=persons,
@@ -372,6 +383,7 @@ def analyze_images(
     landmarks: bool | None = None,
     crop_size: int | None = None,
     adapt: str | None = None,
+    backend: str = "auto",
     on_missing: str = "skip",
     min_score=None,
 ):
@@ -387,6 +399,8 @@ def analyze_images(
     adapt : "batchnorm" or None, default=None
         As :func:`analyze_video`, with all images as one domain (say, frames of one
         film).
+    backend : {"auto", "onnx", "torch"}, default="auto"
+        As :func:`analyze_video`.
     on_missing : {"skip", "full", "center", "raise"}, default="skip"
         An image where no face is found (or under 8 px on a side, too small to
         search): ``"skip"`` reports it with no emotion, ``"full"`` classifies the
@@ -407,8 +421,8 @@ def analyze_images(
         ``on_missing="skip"`` its box, probabilities, ``label`` and valence/arousal
         are missing (NaN / None); with ``"full"`` or ``"center"`` they are those of
         the whole image or its centre (box in image pixels, ``score`` NaN).
-        ``attrs`` records ``detector`` (as resolved) and ``framing`` (the cropper's
-        parameters).
+        ``attrs`` records ``detector`` (as resolved), ``framing`` (the cropper's
+        parameters) and ``backend`` (as :func:`analyze_video`).
 
     Examples
     --------
@@ -439,6 +453,7 @@ def analyze_images(
     cropper, model = cropper_and_classifier(
         model,
         IMAGE_MODEL,
+        backend=serving_backend(backend, adapt),
         detector=detector,
         min_size=min_size,
         work_size=work_size,
@@ -463,7 +478,11 @@ def analyze_images(
             crop = whole._fallback(whole._colour(image), f"images[{i}]")
             classifier.add([(i, -1, *_whole_box(image.shape, on_missing), np.nan)], [crop])
     table = _flag_faceless(classifier.table(["image", "face"]), faceless)
-    table.attrs.update(detector=resolve_detector(cropper.detector), framing=cropper.get_params())
+    table.attrs.update(
+        detector=resolve_detector(cropper.detector),
+        framing=cropper.get_params(),
+        backend=served_by(model),
+    )
     return table
 
 

@@ -105,6 +105,17 @@ class FaceClassifier:
         return frame
 
 
+def served_by(model) -> str:
+    """What runs ``model``'s predictions: ``"torch"`` (an EmotionCNN), ``"onnx"`` or
+    ``"onnx-int8"`` (an OnnxEmotionModel), else the classifier's class name."""
+    steps = getattr(model, "steps", None)
+    model = steps[-1][1] if steps else model
+    name = type(model).__name__
+    if name == "OnnxEmotionModel":
+        return "onnx-int8" if getattr(model, "quantized", None) == "int8" else "onnx"
+    return "torch" if name == "EmotionCNN" else name
+
+
 def _adapted(model, adapt):
     """``model`` itself, or a shallow copy of it that adapts to each call's faces."""
     if adapt is None:
@@ -115,8 +126,8 @@ def _adapted(model, adapt):
         raise ValueError(f"adapt must be None or one of {list(ADAPT_MODES)}; got {adapt!r}.")
     if "adapt" not in getattr(model, "get_params", dict)():
         raise ValueError(
-            f"adapt={adapt!r} needs a model with an adapt parameter (an EmotionCNN); "
-            f"{type(model).__name__} has none."
+            f"adapt={adapt!r} needs a model with an adapt parameter (an EmotionCNN, "
+            f"backend='torch'); {type(model).__name__} has none."
         )
     import copy
 
