@@ -59,7 +59,7 @@ def export_onnx(
         (ONNX Runtime's QDQ format, weights per channel, activation ranges calibrated
         on ``calibration``); preprocessing and TTA stay float. About 2x faster on a
         CPU; on FER2013 PublicTest the shipped ``fer2013`` keeps its accuracy while
-        about 2 % of faces change label (``benchmarks/results/inference_speed.md``).
+        1-2 % of faces change label (``benchmarks/results/inference_speed.md``).
         Load it with ``load_model(..., backend="onnx-int8")``.
     calibration : array-like of images, optional
         With ``quantize="int8"``: faces as the model takes them, typically a few
