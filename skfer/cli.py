@@ -366,8 +366,9 @@ def _add_backend(parser) -> None:
         "--backend",
         choices=["auto", "onnx", "onnx-int8", "torch"],
         help="what runs the model: onnx (ONNX Runtime, without importing torch; the ONNX "
-        "file is built into $SKFER_CACHE/onnx at first use), onnx-int8 (its int8 graph, "
-        "about 2x faster; shipped for fer2013, fer2013-fast and film), torch, or auto: onnx "
+        "file is built into $SKFER_CACHE/onnx at first use), onnx-int8 (the int8 graph shipped "
+        "for fer2013, fer2013-fast and film; 2.4-2.7x faster for fer2013 and film), torch, "
+        "or auto: onnx "
         "on a CPU, torch on a GPU or with --adapt (default: auto)",
     )
 

@@ -6,9 +6,8 @@ import os
 import time
 from typing import Any
 
-_MODELS: dict[
-    tuple, Any
-] = {}  # per worker process: (name or file, backend[, mtime, size]) -> model
+# per worker process: (name or file, backend[, mtime, size]) -> model
+_MODELS: dict[tuple, Any] = {}
 
 
 def _worker_model(model: Any, backend: str = "auto") -> Any:
