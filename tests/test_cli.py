@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import os
 from pathlib import Path
 
 import numpy as np
@@ -449,6 +450,7 @@ def test_predict_and_video_with_the_onnx_backend(sfew_frames_dir, tmp_path, monk
     proba = [c for c in ours.columns if c.startswith("p_")]
     np.testing.assert_allclose(ours[proba], theirs[proba], atol=1e-4)
     assert "onnxruntime" in json.loads((tmp_path / "onnx.run.json").read_text())["versions"]
+    cpu_only = {**os.environ, "CUDA_VISIBLE_DEVICES": ""}  # auto is torch on a GPU
     for backend in (["--backend", "onnx"], []):  # the default (auto) is ONNX on a CPU
         code = (
             "import sys; from skfer.cli import main; "
@@ -456,7 +458,7 @@ def test_predict_and_video_with_the_onnx_backend(sfew_frames_dir, tmp_path, monk
             "print('torch' in sys.modules, 'imblearn' in sys.modules, rc)"
         )
         run = [sys.executable, "-c", code]
-        out = subprocess.run(run, capture_output=True, text=True, check=True)
+        out = subprocess.run(run, capture_output=True, text=True, check=True, env=cpu_only)
         assert out.stdout.strip().splitlines()[-1] == "False False 0", backend
     # a film through the ONNX backend: the same labels as the torch backend
     clip = tmp_path / "clip.avi"
@@ -475,5 +477,6 @@ def test_predict_and_video_with_the_onnx_backend(sfew_frames_dir, tmp_path, monk
         f"t = analyze_video({str(clip)!r}, every=0.5, progress=False); "
         "print('torch' in sys.modules, len(t))"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    run = [sys.executable, "-c", code]
+    out = subprocess.run(run, capture_output=True, text=True, check=True, env=cpu_only)
     assert out.stdout.strip().splitlines()[-1] == "False 2", out.stdout

@@ -24,7 +24,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 @pytest.fixture
 def cache(tmp_path, monkeypatch):
+    """A fresh ONNX cache, and backend "auto" deciding as on a machine without a GPU."""
     monkeypatch.setenv("SKFER_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr("skfer._load._gpu", lambda: False)
     return tmp_path / "cache"
 
 
