@@ -82,8 +82,7 @@ def load_model(
     >>> type(model).__name__, model.classes_[:2].tolist()
     ('OnnxEmotionModel', ['angry', 'disgust'])
     """
-    if backend not in BACKENDS:
-        raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}.")
+    check_backend(backend)
     if isinstance(model, (str, os.PathLike)):
         path = _onnx_path(model, backend, device)
         if path is not None:
@@ -102,6 +101,12 @@ def load_model(
     else:
         check_fitted(model)
     return with_cropper_pipeline(model) if with_cropper else model
+
+
+def check_backend(backend) -> None:
+    """A ``ValueError`` unless ``backend`` is one of :data:`BACKENDS`."""
+    if backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}.")
 
 
 def check_fitted(model) -> None:
@@ -205,8 +210,7 @@ def _gpu() -> bool:
 def serving_backend(backend: str, adapt=None) -> str:
     """The backend that serves an analysis: ``backend``, or torch when it adapts to the
     faces (batch-norm statistics live in the torch network)."""
-    if backend not in BACKENDS:
-        raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}.")
+    check_backend(backend)
     return "torch" if adapt is not None and backend == "auto" else backend
 
 

@@ -25,9 +25,10 @@ from ._shipped import resolve_weights as weights_path
 __all__ = ["OnnxEmotionModel", "find_onnx", "onnx_cache_path", "weights_path"]
 
 #: network images (faces x TTA views) per run of the graph when ``batch_size`` is None:
-#: ONNX Runtime keeps the largest run's activations in its arena. Measured on 2 cores:
-#: film (6 views) 16 faces/run add 108 MB at 443 faces/s, 64 faces/run 417 MB at 434;
-#: fer2013 (2 views) 32 faces/run add 80 MB at 1,803 faces/s, 256 faces/run 599 MB at 1,838
+#: ONNX Runtime keeps the largest run's activations in its arena. An ad-hoc check on 2
+#: cores (2026-12, one session of random faces): film (6 views) 16 faces/run added 108 MB
+#: at 443 faces/s, 64 faces/run 417 MB at 434; fer2013 (2 views) 32 faces/run 80 MB at
+#: 1,803 faces/s, 256 faces/run 599 MB at 1,838
 _IMAGES_PER_RUN = 64
 _VIEWS = {False: 1, True: 2, "flip": 2, "flip+shift": 6}
 

@@ -450,16 +450,22 @@ def test_predict_and_video_with_the_onnx_backend(sfew_frames_dir, tmp_path, monk
     proba = [c for c in ours.columns if c.startswith("p_")]
     np.testing.assert_allclose(ours[proba], theirs[proba], atol=1e-4)
     assert "onnxruntime" in json.loads((tmp_path / "onnx.run.json").read_text())["versions"]
-    cpu_only = {**os.environ, "CUDA_VISIBLE_DEVICES": ""}  # auto is torch on a GPU
+
+    def last_line_on_a_cpu(code: str) -> str:
+        """What a fresh Python process printed last, with no GPU visible (auto is torch
+        on a GPU)."""
+        env = {**os.environ, "CUDA_VISIBLE_DEVICES": ""}
+        run = [sys.executable, "-c", code]
+        out = subprocess.run(run, capture_output=True, text=True, check=True, env=env)
+        return out.stdout.strip().splitlines()[-1]
+
     for backend in (["--backend", "onnx"], []):  # the default (auto) is ONNX on a CPU
         code = (
             "import sys; from skfer.cli import main; "
             f"rc = main(['predict', {str(image)!r}, '--quiet', *{backend!r}]); "
             "print('torch' in sys.modules, 'imblearn' in sys.modules, rc)"
         )
-        run = [sys.executable, "-c", code]
-        out = subprocess.run(run, capture_output=True, text=True, check=True, env=cpu_only)
-        assert out.stdout.strip().splitlines()[-1] == "False False 0", backend
+        assert last_line_on_a_cpu(code) == "False False 0", backend
     # a film through the ONNX backend: the same labels as the torch backend
     clip = tmp_path / "clip.avi"
     writer = cv2.VideoWriter(str(clip), cv2.VideoWriter_fourcc(*"MJPG"), 8, (720, 576))
@@ -477,6 +483,4 @@ def test_predict_and_video_with_the_onnx_backend(sfew_frames_dir, tmp_path, monk
         f"t = analyze_video({str(clip)!r}, every=0.5, progress=False); "
         "print('torch' in sys.modules, len(t))"
     )
-    run = [sys.executable, "-c", code]
-    out = subprocess.run(run, capture_output=True, text=True, check=True, env=cpu_only)
-    assert out.stdout.strip().splitlines()[-1] == "False 2", out.stdout
+    assert last_line_on_a_cpu(code) == "False 2"
