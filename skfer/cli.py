@@ -5,6 +5,9 @@ of a film), ``demo`` (the bundled sample photos with the shipped model) and
 ``evaluate`` (train on one dataset, report on others). Errors are one line on stderr
 and a non-zero exit status; set ``SKFER_DEBUG=1`` for the traceback.
 
+This module builds the parser and dispatches; each command is in its own private
+module (``skfer._cli_predict``, ``_cli_video``, ``_cli_demo``, ``_cli_evaluate``).
+
 Examples
 --------
 >>> from skfer.cli import main
@@ -18,38 +21,15 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import tempfile
-from pathlib import Path
 
-from ._cli_options import (
-    CommandError,
-    Scheme,
-    describe_model,
-    given,
-    library_default,
-    model_option,
-    parse_min_score,
-    parse_scheme,
-    say_model,
-    scheme_help,
-    scheme_value,
-)
-from ._cli_outputs import (
-    annotated_targets,
-    crop_counted,
-    display_names,
-    expand_inputs,
-    print_faces,
-    save_annotated,
-    write_tables,
-)
-from ._progress import counted, counting_predictions, progress_bar
-from ._run_record import model_record, new_record, record_beside, write_record
+from ._cli_demo import cmd_demo
+from ._cli_evaluate import REPORT_SCHEMES, cmd_evaluate
+from ._cli_options import library_default, parse_min_score, parse_scheme, scheme_help
+from ._cli_predict import cmd_predict
+from ._cli_video import cmd_video
+from ._run_record import new_record, write_record
 
 __all__ = ["build_parser", "main"]
-
-#: The schemes ``skfer evaluate`` reports without ``--schemes``: the paper's three.
-_REPORT_SCHEMES = ("ekman7", "top4", "clusters")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -57,289 +37,6 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message):
         self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
-
-
-def _cmd_predict(args) -> int:
-    from ._images import read_image
-    from .video import IMAGE_MODEL, analyze_images
-
-    paths = expand_inputs(args.images, recursive=args.recursive)
-    targets = annotated_targets(paths, Path(args.out)) if args.out else []
-    args.record.update(model=model_record(args.model, IMAGE_MODEL), inputs=len(paths))
-    # run.json: in --out's folder, else beside --csv (or --json); no outputs, no record
-    if args.out:
-        args.record_dir = Path(args.out).parent if targets == [Path(args.out)] else args.out
-    elif args.csv or args.json:
-        args.record_dir = record_beside(args.csv or args.json)
-    options = given(
-        detector=args.detector,
-        scheme=scheme_value(args.scheme),
-        on_missing=args.on_missing,
-        min_score=args.min_score,
-    )
-    model = model_option(args.model, default=IMAGE_MODEL, backend=args.backend)
-    # a bar over the images (not for one), by the rule of skfer._progress
-    # images are read one at a time (a folder of a film's frames does not fit in memory);
-    # an unreadable one stops the command, naming it, before any output is written
-    enabled = False if args.quiet or len(paths) < 2 else None
-    with progress_bar(len(paths), desc="predicting", unit="image", enabled=enabled) as bar:
-        table = analyze_images(counted([str(p) for p in paths], bar), **model, **options)
-    names = display_names(paths)
-    print_faces(table, names, len(paths))
-    if not args.quiet:
-        say_model(IMAGE_MODEL if args.model is None else args.model)
-    args.record.update({k: table.attrs.get(k) for k in ("detector", "framing", "backend")})
-    args.record["min_score"] = args.min_score
-    written = write_tables(table, paths, csv=args.csv, json=args.json)
-    written += save_annotated((read_image(p) for p in paths), table, targets)
-    args.record["outputs"] = [str(p) for p in written]
-    for path in written:
-        print(f"wrote {path}")
-    if args.record_dir is not None:
-        record = Path(args.record_dir)
-        print(f"wrote {record if record.suffix == '.json' else record / 'run.json'}")
-    return 0
-
-
-def _cmd_video(args) -> int:
-    import warnings
-
-    from .video import (
-        VIDEO_MODEL,
-        analyze_video,
-        film_profile,
-        plot_persons,
-        plot_timeline,
-        plot_tracks,
-        write_annotated_video,
-        write_report,
-    )
-    from .video._classify import proba_columns
-
-    film = Path(args.film)
-    out = Path(args.out) if args.out else Path(f"{film.stem}_emotions")
-    # damage is reported once, below, instead of as FFmpeg's lines and a Python warning
-    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", "Video .* is damaged or truncated", UserWarning)
-        timeline = analyze_video(
-            film,
-            # a name is loaded by analyze_video once the film is known to be readable
-            **(
-                model_option(
-                    args.model, default=VIDEO_MODEL, backend=args.backend, adapt=args.adapt
-                )
-                if args.backend
-                else given(model=args.model)
-            ),
-            **given(
-                every=args.every,
-                every_n_frames=args.every_n_frames,
-                detector=args.detector,
-                scheme=scheme_value(args.scheme),
-                batch_size=args.batch_size,
-                landmarks=args.landmarks,
-                adapt=args.adapt,
-                min_score=args.min_score,
-            ),
-            **given(progress=False if args.quiet else None),  # None: skfer._progress's rule
-        )
-    out.mkdir(parents=True, exist_ok=True)
-    args.record_dir = out
-    record = args.record
-    record["model"] = model_record(args.model, VIDEO_MODEL)
-    record["sampling"] = given(every=args.every, every_n_frames=args.every_n_frames)
-    film_keys = ("source", "fps", "step", "duration", "n_sampled", "shots", "scheme", "labels")
-    film_keys += ("detector", "framing", "backend", "adapt", "persons")
-    film_keys += ("complete", "covered", "damage")
-    record["film"] = {k: timeline.attrs.get(k) for k in film_keys}
-    record["min_score"] = args.min_score
-    profile = film_profile(timeline, **given(window=args.window))
-    files = [out / "timeline.csv", out / "tracks.csv", out / "windows.csv"]
-    digits = {"time": 3, "x": 1, "y": 1, "w": 1, "h": 1, "score": 3}
-    digits.update(dict.fromkeys(["start", "end", "face_time", "screen_time"], 3))
-    shares = [f"share_{label}" for label in profile.labels]
-    digits.update(dict.fromkeys([*proba_columns(profile.labels), *shares], 4))
-    digits.update(dict.fromkeys(["valence", "arousal"], 4))
-    timeline.round(digits).to_csv(files[0], index=False)
-    profile.tracks.round(digits).to_csv(files[1])
-    profile.windows.round(digits).to_csv(files[2], index=False)
-    if profile.persons is not None:
-        files.append(out / "persons.csv")
-        profile.persons.round(digits).to_csv(files[-1])
-    for name, plot in (
-        ("timeline.png", plot_timeline),
-        ("tracks.png", plot_tracks),
-        ("persons.png", plot_persons),
-    ):
-        plot(timeline, out / name)
-        files.append(out / name)
-    run = {"model": describe_model(record["model"]["given"]), "command": " ".join(record["argv"])}
-    run["checksum"] = record["model"].get("checksum")
-    run.update({k: record[k] for k in ("started", "skfer", "python", "platform", "min_score")})
-    files.append(write_report(timeline, out / "report.html", video=film, profile=profile, run=run))
-    if args.save_video:
-        files.append(write_annotated_video(timeline, out / "annotated.mp4", video=film))
-    summary = profile.film
-    attrs = timeline.attrs
-    print(
-        f"{film.name}: {attrs['n_sampled']} frames analysed (every {attrs['step']:.3g} s), "
-        f"{summary['n_faces']} faces in {summary['n_tracks']} tracks"
-    )
-    print(f"model: {describe_model(VIDEO_MODEL if args.model is None else args.model)}")
-    if summary["n_faces"]:
-        shares = ", ".join(f"{label} {summary[f'share_{label}']:.0%}" for label in profile.labels)
-        print(f"share of face time: {shares}")
-        print(
-            f"dominant: {summary['dominant']}; mean valence {summary['valence']:+.2f}, "
-            f"arousal {summary['arousal']:+.2f}"
-        )
-    record["outputs"] = [str(p) for p in [*files, out / "run.json"]]
-    for path in files:
-        print(f"wrote {path}")
-    print(f"wrote {out / 'run.json'}")
-    if not attrs.get("complete", True):
-        if not args.allow_partial:
-            raise CommandError(
-                f"{attrs['damage']} Outputs written to {out} for that part; pass "
-                "--allow-partial to accept a partial analysis."
-            )
-        print(f"skfer video: warning: {attrs['damage']}", file=sys.stderr)
-    return 0
-
-
-def _cmd_demo(args) -> int:
-    from .datasets import load_sample_images
-    from .video import IMAGE_MODEL, analyze_images
-
-    samples = load_sample_images()
-    table = analyze_images(
-        samples.images,
-        **model_option(args.model),
-        **given(detector=args.detector, scheme=scheme_value(args.scheme)),
-    )
-    print_faces(table, list(samples.filenames), len(samples.images))
-    if not args.quiet:
-        say_model(IMAGE_MODEL if args.model is None else args.model)
-    out = Path(args.out) if args.out else Path(tempfile.mkdtemp(prefix="skfer-demo-"))
-    targets = [out / f"{Path(name).stem}_annotated.png" for name in samples.filenames]
-    args.record_dir = out
-    args.record.update(model=model_record(args.model, IMAGE_MODEL), inputs=len(targets))
-    args.record.update({k: table.attrs.get(k) for k in ("detector", "framing", "backend")})
-    written = save_annotated(samples.images, table, targets)
-    args.record["outputs"] = [str(p) for p in written]
-    for path in written:
-        print(f"wrote {path}")
-    print(f"wrote {out / 'run.json'}")
-    return 0
-
-
-def _dataset_name(path: Path) -> str:
-    name = path.name
-    for suffix in (".gz", ".csv"):
-        name = name.removesuffix(suffix)
-    if name.lower() in {"train", "training", "test", "val", "valid", "validation"}:
-        name = f"{path.resolve().parent.name}-{name}"
-    return name
-
-
-def _split(data, usage: str):
-    """The rows of one FER2013 split (``Usage``) of a dataset; all rows of one without."""
-    if "usage" not in data:
-        return data.images, data.target
-    keep = data.usage == usage
-    return data.images[keep], data.target[keep]
-
-
-def _report_schemes(schemes: list[Scheme]) -> dict:
-    """``{report name: scheme}``, a name given twice numbered (``ekman7-2``)."""
-    named: dict = {}
-    for scheme in schemes:
-        name, k = scheme.name, 2
-        while name in named:
-            name, k = f"{scheme.name}-{k}", k + 1
-        named[name] = scheme.value
-    return named
-
-
-def _stage_printer(quiet: bool):
-    """One line on stderr per stage of a long command, with the time since it started
-    (plain text, so a log file stays readable); nothing with ``--quiet``."""
-    import time
-
-    t0 = time.perf_counter()
-
-    def say(text: str) -> None:
-        if not quiet:
-            print(f"[{time.perf_counter() - t0:6.1f} s] {text}...", file=sys.stderr, flush=True)
-
-    return say
-
-
-def _cmd_evaluate(args) -> int:
-    from . import cross_dataset_report
-    from .datasets import load_dataset
-    from .faces import resolve_detector
-
-    say = _stage_printer(args.quiet)
-    bars = False if args.quiet else None  # None: skfer._progress's rule
-    train = Path(args.train)
-    model = model_option(args.model).get("model")
-    say(f"loading {train}")
-    train_data = load_dataset(train)
-    if model is None:
-        from .models import EmotionCNN
-
-        X, y = _split(train_data, "Training")
-        options = given(backbone=args.backbone, max_epochs=args.epochs)
-        say(f"training on {len(X)} faces (a line per epoch)")
-        verbose = 0 if args.quiet else 1
-        model = EmotionCNN(**options, random_state=args.seed, verbose=verbose).fit(X, y)
-    datasets = {}
-    if "usage" in train_data:
-        # FER2013's held-out split: PrivateTest is for reported figures
-        datasets[f"{_dataset_name(train)}-PrivateTest"] = _split(train_data, "PrivateTest")
-    for test in map(Path, args.test):
-        say(f"loading {test}")
-        data = load_dataset(test)
-        X, y = _split(data, "PrivateTest")
-        if data.kind in ("sfew", "image_folder") and not args.no_crop:
-            say(f"cropping the faces of {len(X)} images of {test.name}")
-            desc = f"cropping {_dataset_name(test)}"
-            X, cropper = crop_counted(X, args.detector, desc=desc, enabled=bars)
-            detector = resolve_detector(cropper.detector)
-            args.record.update(detector=detector, framing=cropper.get_params())
-        datasets[_dataset_name(test)] = (X, y)
-    schemes = args.schemes or [parse_scheme(name) for name in _REPORT_SCHEMES]
-    out = Path(args.out) if args.out else None
-    faces = sum(len(X) for X, _ in datasets.values())
-    say(f"predicting {faces} faces of {len(datasets)} dataset(s), {len(schemes)} scheme(s)")
-    with progress_bar(faces, desc="predicting", unit="face", enabled=bars) as bar:
-        report = cross_dataset_report(
-            counting_predictions(model, bar),
-            datasets,
-            schemes=_report_schemes(schemes),
-            confusion_dir=out,
-        )
-    accuracy = report.groupby(["dataset", "scheme"], sort=False)["accuracy"].first().unstack()
-    print(accuracy.to_string(float_format=lambda v: f"{v:.1%}"))
-    if out is not None:
-        out.mkdir(parents=True, exist_ok=True)
-        args.record_dir = out
-        args.record["model"] = (
-            model_record(args.model, None) if args.model else {"trained": str(model)}
-        )
-        args.record["datasets"] = {name: len(X) for name, (X, _) in datasets.items()}
-        args.record["outputs"] = [str(out / "report.csv")]
-        report.to_csv(out / "report.csv", index=False, float_format="%.4f")
-        print(f"wrote {out / 'report.csv'} and confusion matrices in {out}")
-    else:
-        print()
-        print(report.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
-    return 0
-
-
-# --------------------------------------------------------------------- parser
 
 
 _DETECTORS = "face detector: haar, hog, cnn, mtcnn, yunet, or chained like hog+cnn"
@@ -459,7 +156,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_min_score(predict)
     _add_backend(predict)
     _add_quiet(predict, "progress over the images, no 'model:' line")
-    predict.set_defaults(func=_cmd_predict)
+    predict.set_defaults(func=cmd_predict)
 
     video = sub.add_parser(
         "video",
@@ -520,7 +217,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_model_args(video, analyze_video, VIDEO_MODEL)
     _add_min_score(video)
     _add_backend(video)
-    video.set_defaults(func=_cmd_video)
+    video.set_defaults(func=cmd_video)
 
     demo = sub.add_parser(
         "demo",
@@ -531,7 +228,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--out", help="folder for the annotated PNGs (default: a new temp folder)")
     _add_model_args(demo, analyze_images, IMAGE_MODEL)
     _add_quiet(demo, "'model:' line")
-    demo.set_defaults(func=_cmd_demo)
+    demo.set_defaults(func=cmd_demo)
 
     evaluate = sub.add_parser(
         "evaluate",
@@ -560,7 +257,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=parse_scheme,
         metavar="SCHEME",
         help=f"{scheme_help('label schemes to report, each')} "
-        f"(default: {' '.join(_REPORT_SCHEMES)})",
+        f"(default: {' '.join(REPORT_SCHEMES)})",
     )
     evaluate.add_argument(
         "--detector",
@@ -574,7 +271,7 @@ def build_parser() -> argparse.ArgumentParser:
         evaluate,
         "stage lines or progress over cropping and predicting (and no epoch table on stdout)",
     )
-    evaluate.set_defaults(func=_cmd_evaluate)
+    evaluate.set_defaults(func=cmd_evaluate)
     return parser
 
 
