@@ -30,7 +30,11 @@ under-call and FER+'s majority calls for most subdued faces (``+both``).
 ``--teacher MODEL [MODEL ...]`` distils the averaged probabilities of those models
 (``EmotionCNN(teacher=..., teacher_weight=--teacher-weight)``; each predicts the clean
 Training faces with its own TTA) into the variant: the student learns, on its augmented
-views, the teachers' clean-face beliefs (``+distill<weight>``). Every row also records
+views, the teachers' clean-face beliefs (``+distill<weight>``).
+``--ferplus-votes W`` is the same with the FER+ vote distribution of each Training
+image as the teacher (``VoteTeacher``; ``+votes<W>``): ten annotators' votes say how
+ambiguous a subdued face is (six neutral, three sad, one angry) where FER2013 gives a
+single label, and FER2013's single labels under-call neutral. Every row also records
 its accuracy without test-time augmentation (``*_tta_off``), the cost-free figure.
 ``--ship VARIANT`` then makes that variant the shipped ``fer2013``: test-time
 augmentation chosen on PublicTest, PrivateTest scored once, both recorded in the
@@ -79,6 +83,32 @@ VARIANTS = {
     "geometric": (Augmenter(**{**SHIPPED_AUGMENT, **_GEOM}), False),
     "photometric+geometric": (Augmenter(**{**SHIPPED_AUGMENT, **FILM_PHOTOMETRY, **_GEOM}), False),
 }
+
+
+class VoteTeacher:
+    """FER+'s vote distribution of each FER2013 Training image, as a distillation teacher.
+
+    ``predict_proba`` looks an image up by its pixels: the votes on the seven FER2013
+    emotions (contempt, unknown and not-a-face dropped, after FER+'s outlier removal),
+    renormalised; an image FER+ gives no such vote keeps its FER2013 label (one-hot).
+    """
+
+    def __init__(self):
+        from skfer.datasets import load_ferplus
+        from skfer.emotions import EMOTIONS
+
+        self.classes_ = np.asarray(EMOTIONS)
+        eye = np.eye(len(EMOTIONS))
+        images, labels = fer2013_split("Training")
+        self.table_ = {x.tobytes(): eye[EMOTIONS.index(y)] for x, y in zip(images, labels)}
+        votes = load_ferplus(usage="Training", mode="probability")
+        columns = [list(votes.target_names).index(e) for e in EMOTIONS]
+        for x, p in zip(votes.images, votes.target_proba[:, columns]):
+            if p.sum() > 0:
+                self.table_[x.tobytes()] = p / p.sum()
+
+    def predict_proba(self, X) -> np.ndarray:
+        return np.stack([self.table_[np.ascontiguousarray(x).tobytes()] for x in X])
 
 
 def training_set(labels: str):
@@ -134,7 +164,11 @@ def main() -> None:
     )
     parser.add_argument("--teacher", nargs="+", help="models to distil (averaged)")
     parser.add_argument("--teacher-weight", type=float, default=0.5)
+    parser.add_argument(
+        "--ferplus-votes", type=float, metavar="W", help="distil FER+'s votes at weight W"
+    )
     parser.add_argument("--ship", metavar="VARIANT", help="make a trained variant `fer2013`")
+    parser.add_argument("--tag", default="", help="appended to the variant's name (e.g. +strided)")
     args = parser.parse_args()
     import torch
 
@@ -147,6 +181,8 @@ def main() -> None:
     csv = RESULTS / "film_robust.csv"
     distill = {"teacher": args.teacher, "teacher_weight": args.teacher_weight}
     distill = distill if args.teacher else {}
+    if args.ferplus_votes is not None:
+        distill = {"teacher": VoteTeacher(), "teacher_weight": args.ferplus_votes}
     for name in args.variants:
         t0 = time.perf_counter()
         model = fine_tuner(
@@ -164,8 +200,13 @@ def main() -> None:
         label = name + ("" if args.labels == "fer2013" else f"+{args.labels}")
         if args.teacher:
             label += f"+distill{args.teacher_weight:g}"
+        if args.ferplus_votes is not None:
+            label += f"+votes{args.ferplus_votes:g}"
+        label += args.tag
         row = {"variant": label, "start": Path(args.start).stem, "epochs": args.epochs}
         row["teacher"] = "+".join(Path(t).stem for t in args.teacher or [])
+        if args.ferplus_votes is not None:
+            row["teacher"] = "FER+ votes"
         row["lr"] = args.lr
         row["standardize"] = VARIANTS[name][1]
         row.update(score(model, film_dev_set(), public))  # cropped once, then cached

@@ -683,3 +683,32 @@ def test_pipeline_face_cropper_xception(sfew_dir):
     assert model.architecture_ == "legacy_xception" and model.input_size_ == (48, 48)
     pred = pipe.predict(X)
     assert pred.shape == (len(y),) and set(pred) <= set(y)
+
+
+def test_strided_stem_network_and_file(tiny_faces, tmp_path):
+    """stem_stride=2: a 4x4 stride-2 stem in place of the 3x3 stem and the first max
+    pool, so every later layer has the same name, shape and feature-map size; the file
+    records it and rebuilds the same network."""
+    import torch
+
+    from skfer.models._compact import CompactFaceNet
+
+    plain, strided = CompactFaceNet(), CompactFaceNet(stem_stride=2)
+    a, b = plain.state_dict(), strided.state_dict()
+    assert a.keys() == b.keys()
+    assert [k for k in a if a[k].shape != b[k].shape] == ["stem.0.weight"]
+    assert tuple(b["stem.0.weight"].shape) == (24, 1, 4, 4)
+    x = torch.zeros(2, 1, 48, 48)
+    assert strided.stem(x).shape == (2, 24, 24, 24)
+    assert strided.forward_features(x).shape == plain.forward_features(x).shape
+    assert not any(isinstance(m, torch.nn.MaxPool2d) for m in strided.features[:1])
+    with pytest.raises(ValueError, match="stem_stride must be 1 or 2"):
+        CompactFaceNet(stem_stride=3)
+
+    X, y = tiny_faces
+    model = tiny_cnn(module__stem_stride=2).fit(X, y)
+    assert model.model_kwargs_ == {"widths": (4, 8, 8, 8), "stem_stride": 2}
+    path = model.save(tmp_path / "strided.safetensors")
+    loaded = load_model(path)
+    assert loaded.module_.stem_stride == 2
+    np.testing.assert_array_equal(loaded.predict_proba(X), model.predict_proba(X))

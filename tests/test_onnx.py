@@ -267,3 +267,44 @@ def test_shipped_int8_graphs_agree_with_float(fer2013, cache):
         float32 = load_model(name, backend="onnx").predict(faces)
         assert (int8 == float32).mean() >= 0.97, name
         assert abs((int8 == target).mean() - (float32 == target).mean()) <= 0.005, name
+
+
+def test_strided_stem_exports_and_quantizes(tiny_faces, tmp_path):
+    """A strided-stem net (CompactFaceNet(stem_stride=2)) runs in ONNX as in torch, and
+    its int8 graph has no max pool before the second stage."""
+    import onnx
+
+    X, y = tiny_faces
+    model = tiny_cnn(module__stem_stride=2, tta="flip").fit(X, y)
+    onnx_model = load_model(export_onnx(model, tmp_path / "s.onnx"), backend="onnx")
+    np.testing.assert_allclose(onnx_model.predict_proba(X), model.predict_proba(X), atol=1e-4)
+    path = export_onnx(model, tmp_path / "s.int8.onnx", quantize="int8", calibration=X)
+    ops = [n.op_type for n in onnx.load(path).graph.node]
+    assert ops.count("MaxPool") == 2  # before stages 3 and 4 only
+    assert (load_model(path, backend="onnx").predict(X) == model.predict(X)).mean() >= 0.9
+
+
+def test_int8_stem_is_widened_exactly(tiny_faces, tmp_path):
+    """A one-channel stem gets zero input channels before quantisation (int8 kernels
+    handle a 1-channel convolution badly); in float the widened graph is the same."""
+    import onnx
+
+    from skfer.models._quantize import MIN_INT8_CHANNELS, widen_thin_convs
+
+    X, y = tiny_faces
+    model = tiny_cnn(tta="flip").fit(X, y)
+    path = export_onnx(model, tmp_path / "m.onnx")
+    proto = onnx.load(path)
+    assert widen_thin_convs(proto) == ["/net/stem/stem.0/Conv"]
+    assert widen_thin_convs(proto) == []  # idempotent: nothing thin is left
+    onnx.save(proto, tmp_path / "wide.onnx")
+    before = load_model(path, backend="onnx").predict_proba(X)
+    after = load_model(tmp_path / "wide.onnx", backend="onnx").predict_proba(X)
+    np.testing.assert_array_equal(after, before)
+    int8 = onnx.load(export_onnx(model, tmp_path / "q.onnx", quantize="int8", calibration=X))
+    weights = {t.name: t for t in int8.graph.initializer}
+    stem = next(n for n in int8.graph.node if n.op_type == "Conv")
+    pad = next(n for n in int8.graph.node if n.op_type == "Pad")
+    assert pad.name == "/net/stem/stem.0/Conv_pad"
+    quantized_weight = next(n for n in int8.graph.node if n.output[0] == stem.input[1]).input[0]
+    assert weights[quantized_weight].dims[1] == MIN_INT8_CHANNELS

@@ -351,6 +351,7 @@ def test_compact_architectures_list_is_complete():
             r"depths entries must be integers in \[1, 8\]",
         ),
         ({"model_kwargs": {"drop_rate": float("nan")}}, r"drop_rate must be in \[0, 1\)"),
+        ({"model_kwargs": {"stem_stride": 4}}, r"stem_stride must be 1 or 2, got 4"),
         ({"input_size": [100000, 100000]}, r"input_size entries must be integers in \[1, 1024\]"),
         ({"num_classes": 10**9}, r"num_classes must be an integer in \[2, 1000\]"),
         ({"in_chans": 64}, r"in_chans must be 1 or 3"),

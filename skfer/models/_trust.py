@@ -45,7 +45,7 @@ LIMITS = {
 
 # the model_kwargs each architecture takes from a file (timm's other options, such as
 # checkpoint_path, pretrained_cfg_overlay or pretrained, are refused)
-_COMPACT_KWARGS = ("drop_rate", "widths", "depths")
+_COMPACT_KWARGS = ("drop_rate", "widths", "depths", "stem_stride")
 
 
 _TIMM_KWARGS = ("drop_rate", "drop_path_rate")
@@ -60,7 +60,7 @@ def allowed_model_kwargs(architecture: str) -> tuple[str, ...]:
     Examples
     --------
     >>> allowed_model_kwargs("skfer_cnn")
-    ('drop_rate', 'widths', 'depths')
+    ('drop_rate', 'widths', 'depths', 'stem_stride')
     >>> allowed_model_kwargs("resnet18")
     ('drop_rate', 'drop_path_rate')
     """
@@ -104,6 +104,12 @@ def _check_model_kwargs(where, architecture, kwargs) -> None:
     for key in ("drop_rate", "drop_path_rate"):
         if key in kwargs and not (_is_real(kwargs[key]) and 0 <= kwargs[key] < 1):
             raise ValueError(f"{where}: model_kwargs {key} must be in [0, 1), got {kwargs[key]!r}.")
+    if "stem_stride" in kwargs and (
+        not _is_int(kwargs["stem_stride"]) or kwargs["stem_stride"] not in (1, 2)
+    ):
+        raise ValueError(
+            f"{where}: model_kwargs stem_stride must be 1 or 2, got {kwargs['stem_stride']!r}."
+        )
     stages = None
     if "widths" in kwargs:
         widths = _int_list(where, "model_kwargs widths", kwargs["widths"], lo=1, hi=LIMITS["width"])
