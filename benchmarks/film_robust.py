@@ -286,7 +286,11 @@ def write_md(df: pd.DataFrame) -> None:
         "Train aligned faces through `FaceCropper()`; `frames`: the 84 SFEW frames. "
         "`over_sad`: predicted / true share of sad on SFEW. SFEW is never trained on. "
         "`*_tta_off`: the same without test-time augmentation. `teacher`: the models "
-        "distilled (`+distill<w>`: `EmotionCNN(teacher=..., teacher_weight=w)`).",
+        "distilled (`+distill<w>`: `EmotionCNN(teacher=..., teacher_weight=w)`; `+votes<w>`: "
+        "FER+'s vote distribution of each Training face as the teacher, `--ferplus-votes w`). "
+        "`start`: the model fine-tuned (`fer2013-strided-stage1`: the first stage trained "
+        "with `stem_stride=2`; `+strided-converted-*`: the shipped first stage converted to "
+        "that stem by `benchmarks/strided_stem.py`).",
         "",
         show.to_markdown(index=False),
         "",

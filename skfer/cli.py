@@ -64,7 +64,7 @@ def _add_backend(parser) -> None:
         choices=["auto", "onnx", "onnx-int8", "torch"],
         help="what runs the model: onnx (ONNX Runtime, without importing torch; the ONNX "
         "file is built into $SKFER_CACHE/onnx at first use), onnx-int8 (the int8 graph shipped "
-        "for fer2013, fer2013-fast and film; 3.1-3.2x faster for fer2013 and film), torch, "
+        "for fer2013, fer2013-fast and film; 2.7-3.2x faster for fer2013 and film), torch, "
         "or auto: onnx "
         "on a CPU, torch on a GPU or with --adapt (default: auto)",
     )

@@ -57,7 +57,7 @@ def export_onnx(
     quantize : {None, "int8"}, default=None
         ``"int8"``: static int8 quantisation of the convolutions and the classifier
         (ONNX Runtime's QDQ format, weights per channel, activation ranges calibrated
-        on ``calibration``); preprocessing and TTA stay float. 3.1-3.2x faster on a
+        on ``calibration``); preprocessing and TTA stay float. 2.7-3.2x faster on a
         CPU; on FER2013 PublicTest the shipped ``fer2013`` keeps its accuracy while
         1-2 % of faces change label (``benchmarks/results/inference_speed.md``).
         Load it with ``load_model(..., backend="onnx-int8")``.
