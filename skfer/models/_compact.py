@@ -17,11 +17,13 @@ convolution; global average pooling and dropout before the classifier.
 ``stem_stride=2`` makes the stem a 4x4 convolution with stride 2 in place of a 3x3
 convolution followed by the max pool that starts the second stage: the same feature
 map sizes from then on, and a learned downsampling that still sees every input pixel.
-It is for int8 CPU inference and CPU training: a convolution with one input channel
+It is for int8 CPU inference: a convolution with one input channel
 gives the int8 matrix kernels 9-element dot products, so in ONNX Runtime the stem of
 ``skfer_cnn`` was 1 % of the multiply-adds and 28 % of the int8 time, its 48x48 max
 pool another 6 % (a profile of the shipped int8 graph); the strided net's int8 graph
-runs about 1.3x faster and an epoch trains in a quarter of the time. It costs accuracy:
+ran about 1.3x faster, and it trains only slightly faster (an epoch of the film stage
+took 24-32 s on 2 cores against 34-38 s; the stem widening of
+:mod:`skfer.models._quantize` later recovered part of the int8 gap). It costs accuracy:
 with the shipped recipe, 66.5 % on PublicTest against 68.0 %, and less on the film
 development set (``benchmarks/results/film_robust.md``), so no shipped model uses it.
 """

@@ -17,7 +17,7 @@ kernel with zero weights, so it computes exactly the same values. ONNX Runtime's
 kernels handle a one-channel input (9-element dot products) badly: in the shipped
 ``fer2013`` graph the stem was 1 % of the multiply-adds and 28 % of the int8 time;
 padded to 4 channels it is 17 %, and the graph runs 9 % faster with the same labels
-(an ONNX Runtime profile and a timing of the 3,589 PublicTest faces, load 0.7).
+(an ad-hoc ONNX Runtime profile and timing of the 3,589 PublicTest faces, load 0.7).
 """
 
 from __future__ import annotations

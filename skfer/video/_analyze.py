@@ -13,10 +13,9 @@ from __future__ import annotations
 import math
 import os
 
-from .._load import serving_backend
 from ..faces import resolve_detector
 from ._classify import FaceClassifier, served_by
-from ._cropping import _box_row, check_min_score, cropper_and_classifier, keep_sure
+from ._cropping import _box_row, cropper_and_classifier, keep_sure
 from ._frames import ReadReport, check_sampling, open_video, read_sampled
 from ._stills import analyze_images
 from ._tracking import FaceTracker, ShotCuts
@@ -213,16 +212,17 @@ def analyze_video(
     >>> timeline.groupby("track")["label"].agg(lambda s: s.mode()[0])  # doctest: +SKIP
     """
     every, every_n = check_sampling(every, every_n_frames)
-    check_min_score(min_score)
     cropper, model = cropper_and_classifier(
         model,
         VIDEO_MODEL,
-        backend=serving_backend(backend, adapt),
+        backend=backend,
+        adapt=adapt,
+        min_score=min_score,
         detector=detector,
         min_size=min_size,
         work_size=work_size,
-        align=landmarks,
-        size=crop_size,
+        landmarks=landmarks,
+        crop_size=crop_size,
     )
     tracker = FaceTracker(iou_threshold=iou_threshold, max_distance=max_distance, max_gap=max_gap)
     tracker.reset()

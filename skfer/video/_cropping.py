@@ -11,20 +11,40 @@ import numpy as np
 __all__ = ["check_min_score", "cropper_and_classifier", "keep_sure"]
 
 
-def cropper_and_classifier(model, default: str, *, backend: str = "auto", **framing):
-    """The face cropper and the classifier of its crops for ``model``.
+def cropper_and_classifier(
+    model,
+    default: str,
+    *,
+    backend: str = "auto",
+    adapt=None,
+    min_score=None,
+    detector=None,
+    min_size=None,
+    work_size=None,
+    landmarks=None,
+    crop_size=None,
+):
+    """The face cropper and the classifier of its crops for ``model``, as
+    :func:`analyze_video` and :func:`analyze_images` take their options.
 
     ``model``: None (the shipped ``default``), a name or file (:func:`skfer.load_model`),
     a fitted classifier, or a fitted ``skfer.Pipeline`` that starts with a
     :class:`~skfer.FaceCropper` (that cropper, then the rest of the pipeline). The
     cropper frames faces as the model's were (:meth:`skfer.EmotionCNN.cropper`);
-    ``framing`` values that are not None replace its parameters. ``backend`` serves a
-    name or file (:func:`skfer.load_model`).
+    ``detector``, ``min_size``, ``work_size``, ``landmarks`` (the cropper's ``align``)
+    and ``crop_size`` (its ``size``) replace its parameters where they are not None.
+    A name or file is served by ``backend`` as :func:`skfer._load.serving_backend`
+    decides for ``adapt``. ``min_score`` is checked first.
     """
-    from .._load import load_model  # torch-free for an ONNX model
+    from .._load import load_model, serving_backend  # torch-free for an ONNX model
     from ..faces import FaceCropper
     from ..faces._framing import framed_cropper
 
+    check_min_score(min_score)
+    framing = dict(
+        detector=detector, min_size=min_size, work_size=work_size, align=landmarks, size=crop_size
+    )
+    backend = serving_backend(backend, adapt)
     model = load_model(default if model is None else model, backend=backend)
     steps = getattr(model, "steps", None)
     if steps and isinstance(steps[0][1], FaceCropper):

@@ -8,10 +8,9 @@ import os
 
 import numpy as np
 
-from .._load import serving_backend
 from ..faces import resolve_detector
 from ._classify import FaceClassifier, served_by
-from ._cropping import _box_row, check_min_score, cropper_and_classifier, keep_sure
+from ._cropping import _box_row, cropper_and_classifier, keep_sure
 
 __all__ = ["ON_MISSING", "analyze_images"]
 
@@ -95,16 +94,17 @@ def analyze_images(
         )
     if on_missing not in ON_MISSING:
         raise ValueError(f"on_missing must be one of {ON_MISSING}; got {on_missing!r}.")
-    check_min_score(min_score)
     cropper, model = cropper_and_classifier(
         model,
         IMAGE_MODEL,
-        backend=serving_backend(backend, adapt),
+        backend=backend,
+        adapt=adapt,
+        min_score=min_score,
         detector=detector,
         min_size=min_size,
         work_size=work_size,
-        align=landmarks,
-        size=crop_size,
+        landmarks=landmarks,
+        crop_size=crop_size,
     )
     whole = None if on_missing == "skip" else cropper_with(cropper, on_missing=on_missing)
     classifier = FaceClassifier(model, scheme=scheme, batch_size=batch_size, adapt=adapt)
