@@ -110,14 +110,18 @@ def fine_tuner(start, *, augment, epochs: int, n_train: int, batch_size: int = 1
     Starts from ``start`` (a shipped name or model file); SGD with Nesterov momentum 0.9
     and weight decay 5e-4, a cosine decay of the learning rate to zero over ``epochs``
     (stepped every batch), label smoothing 0.1, no early stopping or validation split,
-    flip+shift test-time augmentation. ``params`` go to ``EmotionCNN`` (``lr``,
-    ``freeze``, ``standardize``, ``class_weight``, ``random_state``...).
+    flip+shift test-time augmentation, the start's network. ``params`` go to
+    ``EmotionCNN`` (``lr``, ``freeze``, ``standardize``, ``class_weight``,
+    ``random_state``...).
     """
     from skorch.callbacks import LRScheduler
     from torch.optim.lr_scheduler import CosineAnnealingLR
 
     from skfer import EmotionCNN
+    from skfer._shipped import resolve_weights
+    from skfer.models._io import read_weights
 
+    params.setdefault("backbone", read_weights(resolve_weights(start))[1]["architecture"])
     steps = epochs * int(np.ceil(n_train / batch_size))
     cosine = LRScheduler(policy=CosineAnnealingLR, T_max=steps, step_every="batch")
     return EmotionCNN(

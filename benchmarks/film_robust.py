@@ -36,6 +36,14 @@ image as the teacher (``VoteTeacher``; ``+votes<W>``): ten annotators' votes say
 ambiguous a subdued face is (six neutral, three sad, one angry) where FER2013 gives a
 single label, and FER2013's single labels under-call neutral. Every row also records
 its accuracy without test-time augmentation (``*_tta_off``), the cost-free figure.
+``--seed N`` fine-tunes with another random state (augmentation draws and batch order;
+``+seed<N>``): the spread of the seeds is the noise a recipe's row carries beyond its
+standard error. ``--soup MODEL ...`` averages the weights of fine-tunes of one start
+(a uniform model soup; batch-norm statistics re-estimated on the clean Training faces)
+and ``--ensemble MODEL ...`` their probabilities, each scored as a row (``+soup<n>``,
+``+ensemble<n>``; nothing is trained). Teachers (``--teacher``) predict the Training
+faces once per set of files and ``--teacher-tta``; the probabilities are cached beside
+the checkpoints.
 ``--ship VARIANT`` then makes that variant the shipped ``fer2013``: test-time
 augmentation chosen on PublicTest, PrivateTest scored once, both recorded in the
 weights' metrics beside the first stage's record.
@@ -111,6 +119,68 @@ class VoteTeacher:
         return np.stack([self.table_[np.ascontiguousarray(x).tobytes()] for x in X])
 
 
+class CachedTeacher:
+    """Models' averaged probabilities (``predict_proba``), kept on disk per input set.
+
+    The teachers predict the 28,709 Training faces once; later runs with the same
+    teachers (same files), TTA and faces read them back
+    (``benchmarks/checkpoints/film_robust/teacher-<hash>.npy``).
+    """
+
+    def __init__(self, members: list[str], tta: str | None = None):
+        from skfer import load_model
+
+        self.members = [load_model(m) for m in members]
+        if tta:
+            for m in self.members:
+                m.set_params(tta=False if tta == "off" else tta)
+        self.classes_ = self.members[0].classes_
+        self.key = [_file_sha(m) for m in members] + [str(tta)]
+
+    def predict_proba(self, X) -> np.ndarray:
+        import hashlib
+
+        from skfer.models._distill import teacher_targets
+
+        digest = hashlib.sha256(json.dumps(self.key).encode())
+        digest.update(np.ascontiguousarray(X).tobytes())
+        path = OUT / f"teacher-{digest.hexdigest()[:16]}.npy"
+        if path.is_file():
+            return np.load(path)
+        no_label = np.zeros(len(X), dtype=int)  # weight 1: the label is not used
+        proba = teacher_targets(self.members, X, no_label, self.classes_, 1.0)
+        OUT.mkdir(parents=True, exist_ok=True)
+        np.save(path, proba)
+        return proba
+
+
+def _file_sha(model: str) -> str:
+    from skfer._onnx import file_sha256
+    from skfer._shipped import resolve_weights
+
+    return file_sha256(resolve_weights(model))
+
+
+class Blend:
+    """Teachers' probabilities mixed in given proportions (``predict_proba``): FER+'s
+    votes beside a model ensemble, each at its own share of the training targets."""
+
+    def __init__(self, teachers, weights):
+        from skfer.models._distill import teacher_targets
+
+        self.teachers, self.weights = teachers, np.asarray(weights, dtype=float)
+        self.classes_ = teachers[0].classes_
+        self._targets = teacher_targets
+
+    def predict_proba(self, X) -> np.ndarray:
+        no_label = np.zeros(len(X), dtype=int)  # weight 1: the label is not used
+        mixed = sum(
+            w * self._targets(t, X, no_label, self.classes_, 1.0)
+            for t, w in zip(self.teachers, self.weights)
+        )
+        return mixed / self.weights.sum()
+
+
 def training_set(labels: str):
     """FER2013 Training images with FER2013's labels or the FER+ majority vote."""
     if labels == "fer2013":
@@ -165,23 +235,72 @@ def main() -> None:
     parser.add_argument("--teacher", nargs="+", help="models to distil (averaged)")
     parser.add_argument("--teacher-weight", type=float, default=0.5)
     parser.add_argument(
+        "--teacher-tta",
+        choices=("off", "flip", "flip+shift"),
+        help="test-time augmentation the teachers predict with (default: each one's own)",
+    )
+    parser.add_argument(
         "--ferplus-votes", type=float, metavar="W", help="distil FER+'s votes at weight W"
     )
+    parser.add_argument(
+        "--soup",
+        nargs="+",
+        metavar="MODEL",
+        help="average these models' weights (same start) and score the soup as a row",
+    )
+    parser.add_argument(
+        "--ensemble",
+        nargs="+",
+        metavar="MODEL",
+        help="score these models' averaged probabilities as a row (a teacher's accuracy)",
+    )
     parser.add_argument("--ship", metavar="VARIANT", help="make a trained variant `fer2013`")
+    parser.add_argument("--ship-as", default="fer2013", help="shipped name --ship writes")
+    parser.add_argument(
+        "--ship-tta",
+        choices=("off", "flip", "flip+shift"),
+        help="the shipped TTA (default: the cheapest within 0.1 point of the best on PublicTest)",
+    )
     parser.add_argument("--tag", default="", help="appended to the variant's name (e.g. +strided)")
+    parser.add_argument(
+        "--seed", type=int, default=0, help="random_state of the fine-tune (name gains +seed<n>)"
+    )
     args = parser.parse_args()
     import torch
 
     torch.set_num_threads(args.threads)
     if args.ship:
-        ship(args.ship, start=args.start)
+        ship(args.ship, start=args.start, name=args.ship_as, tta=args.ship_tta)
         return
     train_x, train_y = training_set(args.labels)
     public = fer2013_split("PublicTest")
     csv = RESULTS / "film_robust.csv"
-    distill = {"teacher": args.teacher, "teacher_weight": args.teacher_weight}
-    distill = distill if args.teacher else {}
-    if args.ferplus_votes is not None:
+    if args.soup or args.ensemble:
+        t0 = time.perf_counter()
+        members = args.soup or args.ensemble
+        if args.soup:
+            model, label = weight_soup(members, train_x), "soup"
+        else:
+            model, label = Ensemble(members), "ensemble"
+        label = members_label(members, label)
+        row = {"variant": label, "start": members_start(members, csv)}
+        row["members"] = "+".join(Path(m).stem for m in members)
+        row.update(score(model, film_dev_set(), public))
+        row["train_minutes"] = round((time.perf_counter() - t0) / 60, 1)
+        row["augment"] = "{}"
+        append_row(row, model if args.soup else None, label, csv, args)
+        return
+    distill = {}
+    if args.teacher:
+        teachers = CachedTeacher(args.teacher, args.teacher_tta)
+        distill = {"teacher": teachers, "teacher_weight": args.teacher_weight}
+    if args.ferplus_votes is not None and args.teacher:
+        weights = (args.ferplus_votes, args.teacher_weight)
+        distill = {
+            "teacher": Blend([VoteTeacher(), teachers], weights),
+            "teacher_weight": sum(weights),
+        }
+    elif args.ferplus_votes is not None:
         distill = {"teacher": VoteTeacher(), "teacher_weight": args.ferplus_votes}
     for name in args.variants:
         t0 = time.perf_counter()
@@ -192,7 +311,7 @@ def main() -> None:
             epochs=args.epochs,
             n_train=len(train_x),
             lr=args.lr,
-            random_state=0,
+            random_state=args.seed,
             verbose=1,
             **distill,
         ).fit(train_x, train_y)
@@ -202,11 +321,12 @@ def main() -> None:
             label += f"+distill{args.teacher_weight:g}"
         if args.ferplus_votes is not None:
             label += f"+votes{args.ferplus_votes:g}"
+        label += f"+seed{args.seed}" if args.seed else ""
         label += args.tag
         row = {"variant": label, "start": Path(args.start).stem, "epochs": args.epochs}
         row["teacher"] = "+".join(Path(t).stem for t in args.teacher or [])
         if args.ferplus_votes is not None:
-            row["teacher"] = "FER+ votes"
+            row["teacher"] = "+".join(filter(None, ["FER+ votes", row["teacher"]]))
         row["lr"] = args.lr
         row["standardize"] = VARIANTS[name][1]
         row.update(score(model, film_dev_set(), public))  # cropped once, then cached
@@ -214,21 +334,96 @@ def main() -> None:
         row["augment"] = json.dumps(
             {k: v for k, v in VARIANTS[name][0].get_params().items() if k != "random_state"}
         )
-        row["machine"] = f"{hardware()}, load {load():.1f}"
-        row["command"] = "python benchmarks/film_robust.py " + shlex.join(sys.argv[1:])
+        append_row(row, model, label, csv, args)
+
+
+def append_row(row: dict, model, label: str, csv: Path, args) -> None:
+    """Save the weights (unless ``model`` is None), append the row, rewrite the table."""
+    row["machine"] = f"{hardware()}, load {load():.1f}"
+    row["command"] = "python benchmarks/film_robust.py " + shlex.join(sys.argv[1:])
+    if getattr(args, "seed", 0):
+        row["seed"] = args.seed
+    if model is not None:
         OUT.mkdir(parents=True, exist_ok=True)
         model.save(OUT / f"{label}.safetensors", metrics={k: row[k] for k in ("public", "sfew")})
-        print(json.dumps({k: row[k] for k in ("variant", "public", "sfew", "frames")}), flush=True)
-        frame = pd.DataFrame([row])
-        if csv.is_file():
-            frame = pd.concat([pd.read_csv(csv), frame], ignore_index=True)
-        frame.round(2).to_csv(csv, index=False)
+    print(json.dumps({k: row[k] for k in ("variant", "public", "sfew", "frames")}), flush=True)
+    frame = pd.DataFrame([row])
+    if csv.is_file():
+        frame = pd.concat([pd.read_csv(csv), frame], ignore_index=True)
+    frame.round(2).to_csv(csv, index=False)
     write_md(pd.read_csv(csv))
 
 
-def ship(variant: str, *, start: str, name: str = "fer2013") -> None:
+def weight_soup(members: list[str], train_x: np.ndarray):
+    """A uniform weight soup (Wortsman et al. 2022, "Model soups") of fine-tunes of one
+    start: the float tensors averaged, then the batch-norm statistics re-estimated on
+    the clean Training faces (the average of the members' statistics does not describe
+    the averaged network's features). Fine-tunes of one start that differ only in their
+    seed stay in one basin of the loss, and their average lies nearer its flat centre,
+    which is what makes a soup more robust to a shift in the inputs (film) than any
+    member, at the cost of one model.
+    """
+    import torch
+
+    from skfer import load_model
+    from skfer.models import adapt_batchnorm
+    from skfer.models._torch import images_to_tensor
+
+    models = [load_model(m) for m in members]
+    model = models[0]
+    states = [m.module_.state_dict() for m in models]
+    soup = {
+        k: torch.stack([s[k] for s in states]).mean(0) if v.is_floating_point() else v
+        for k, v in states[0].items()
+    }
+    model.module_.load_state_dict(soup)
+    tensor = images_to_tensor(train_x, model.in_chans_)
+    batches = (model.preprocess_(tensor[i : i + 256]) for i in range(0, len(tensor), 256))
+    model.module_ = adapt_batchnorm(model.module_, batches)
+    return model.set_params(tta="flip+shift")
+
+
+def members_start(members: list[str], csv: Path) -> str:
+    """The model the members were fine-tuned from, as their rows record it."""
+    rows = pd.read_csv(csv).drop_duplicates("variant", keep="last").set_index("variant")
+    starts = {rows["start"].get(Path(m).stem, "?") for m in members}
+    return starts.pop() if len(starts) == 1 else "+".join(sorted(starts))
+
+
+def members_label(members: list[str], kind: str) -> str:
+    """``<variant>+soup4`` for seeds of one variant, else ``soup(<a>+<b>...)``."""
+    import re
+
+    stems = [Path(m).stem for m in members]
+    bases = {re.sub(r"\+seed\d+$", "", s) for s in stems}
+    if len(bases) == 1:
+        return f"{bases.pop()}+{kind}{len(members)}"
+    return f"{kind}({'+'.join(stems)})"
+
+
+class Ensemble:
+    """Models' averaged probabilities, with one test-time augmentation for all of them."""
+
+    def __init__(self, members: list[str]):
+        from skfer import load_model
+
+        self.members = [load_model(m) for m in members]
+        self.classes_ = self.members[0].classes_
+        self.tta = "flip+shift"
+
+    def set_params(self, *, tta):
+        self.tta = tta
+        return self
+
+    def predict(self, X) -> np.ndarray:
+        proba = np.mean([m.set_params(tta=self.tta).predict_proba(X) for m in self.members], 0)
+        return self.classes_[proba.argmax(1)]
+
+
+def ship(variant: str, *, start: str, name: str = "fer2013", tta: str | None = None) -> None:
     """Make a variant the shipped model ``name``: TTA chosen on PublicTest (the cheapest
-    mode within 0.1 point of the best), PrivateTest scored once, the record kept."""
+    mode within 0.1 point of the best, unless ``tta`` is given), PrivateTest scored
+    once, the record kept."""
     from skfer import load_model
     from skfer.models._io import read_weights
 
@@ -239,7 +434,10 @@ def ship(variant: str, *, start: str, name: str = "fer2013") -> None:
     for mode in (False, "flip", "flip+shift"):
         accuracy[mode] = accuracy_se(public[1], model.set_params(tta=mode).predict(public[0]))[0]
     best = max(accuracy.values())
-    tta = next(m for m in accuracy if accuracy[m] >= best - 0.1)
+    if tta is None:
+        tta = next(m for m in accuracy if accuracy[m] >= best - 0.1)
+    else:
+        tta = False if tta == "off" else tta
     model.set_params(tta=tta)
     private = fer2013_split("PrivateTest")  # touched once, for the reported figure
     private_acc = accuracy_se(private[1], model.predict(private[0]))[0]
@@ -263,8 +461,31 @@ def ship(variant: str, *, start: str, name: str = "fer2013") -> None:
     print(json.dumps({k: v for k, v in metrics.items() if k != "stage1"}), flush=True)
 
 
+def seed_spread(df: pd.DataFrame) -> list[str]:
+    """A paragraph on how far the seed alone moves a recipe's row (``+seed<n>`` rows)."""
+    seed = r"\+seed\d+$"
+    base_of = df["variant"].str.replace(seed, "", regex=True)
+    lines = []
+    for base in dict.fromkeys(base_of[df["variant"].str.contains(seed, regex=True)]):
+        rows = df[base_of == base]
+        rows = rows[~rows["variant"].str.contains(r"\+(?:soup|ensemble)\d+$", regex=True)]
+        spread = {c: (rows[c].min(), rows[c].max()) for c in ("public", "sfew", "frames")}
+        lines += [
+            f"Seed spread of `{base}` ({len(rows)} seeds, the same start and recipe): "
+            + ", ".join(f"{c} {lo:.1f}-{hi:.1f}" for c, (lo, hi) in spread.items())
+            + ". A difference between two single-seed rows smaller than this is what the "
+            "random state alone (augmentation draws, batch order) moves.",
+            "",
+        ]
+    return lines
+
+
 def write_md(df: pd.DataFrame) -> None:
-    show = df[["variant", "standardize", "start", "epochs", "lr"]].copy()
+    show = df[["variant", "standardize", "start", "epochs", "lr"]].astype(object)
+    # soups and ensembles train nothing: no epochs, lr or preprocessing of their own
+    show["standardize"] = ["-" if v != v else str(bool(v)) for v in df["standardize"]]
+    show["epochs"] = ["-" if v != v else str(int(v)) for v in df["epochs"]]
+    show["lr"] = ["-" if v != v else f"{v:g}" for v in df["lr"]]
     for c in ("public", "sfew", "frames"):
         show[c] = with_se(df, c)
     show["over_sad"] = df["over_sad"].round(2)
@@ -290,13 +511,17 @@ def write_md(df: pd.DataFrame) -> None:
         "FER+'s vote distribution of each Training face as the teacher, `--ferplus-votes w`). "
         "`start`: the model fine-tuned (`fer2013-strided-stage1`: the first stage trained "
         "with `stem_stride=2`; `+strided-converted-*`: the shipped first stage converted to "
-        "that stem by `benchmarks/strided_stem.py`).",
+        "that stem by `benchmarks/strided_stem.py`; `fer2013-fast`: the shipped fast "
+        "network, rows `+fast`). `+seed<n>`: the same fine-tune with `random_state=n`; "
+        "`+soup<n>` / `+ensemble<n>`: the weights (batch-norm statistics re-estimated on "
+        "the Training faces) / the probabilities of those n seeds averaged, nothing trained.",
         "",
         show.to_markdown(index=False),
         "",
         "Augmentations: " + "; ".join(f"`{v}`: {a}" for v, a in zip(df["variant"], df["augment"])),
         "",
     ]
+    lines += seed_spread(df)
     from skfer.models._io import read_weights
 
     shipped = read_weights("fer2013")[1]["metrics"]
