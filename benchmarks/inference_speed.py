@@ -295,7 +295,9 @@ def write(table: pd.DataFrame, processes: pd.DataFrame, args) -> None:
         "# Inference speed: every backend of the shipped models, beside the peer",
         "",
         f"Command: `{command.strip()}`. {hardware()}; torch {torch.__version__}, "
-        f"onnxruntime {onnxruntime.__version__}; {args.threads} threads per backend. "
+        f"onnxruntime {onnxruntime.__version__}; {args.threads} threads per backend (torch: "
+        "intra-op threads; ONNX Runtime: threads that each run whole batches, "
+        "`OnnxEmotionModel(n_threads=...)`). "
         f"`predict_proba` on {args.n} FER2013 PublicTest faces (uint8 48x48 in, "
         f"probabilities out), median of {args.rounds} interleaved rounds after a warm-up; "
         "`load_1min`: the machine's load average during the row's rounds. `tta`: False, "

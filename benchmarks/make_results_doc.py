@@ -50,6 +50,11 @@ SECTIONS = [
         None,
     ),
     (
+        "train_fer2013-mid-stage1.md",
+        "A faster candidate: `skfer_cnn` with one convolution per stage (not shipped)",
+        None,
+    ),
+    (
         "trainer_parity.md",
         "One trainer: `EmotionCNN.fit` against the loop it replaced",
         "python benchmarks/trainer_parity.py",

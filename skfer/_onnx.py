@@ -28,9 +28,20 @@ __all__ = ["OnnxEmotionModel", "find_onnx", "onnx_cache_path", "weights_path"]
 #: ONNX Runtime keeps the largest run's activations in its arena. An ad-hoc check on 2
 #: cores (2026-12, one session of random faces): film (6 views) 16 faces/run added 108 MB
 #: at 443 faces/s, 64 faces/run 417 MB at 434; fer2013 (2 views) 32 faces/run 80 MB at
-#: 1,803 faces/s, 256 faces/run 599 MB at 1,838
-_IMAGES_PER_RUN = 64
+#: 1,803 faces/s, 256 faces/run 599 MB at 1,838. With one thread per run (2026-12-03,
+#: 2 cores, 3 alternating rounds of the 3,589 PublicTest faces): fer2013 int8 with flip
+#: 6,773-7,291 faces/s at 16 faces/run against 6,714-7,185 at 32, film int8 (6 views)
+#: 2,102-2,359 at 16 against 2,114-2,126 at 32 faces/run
+_IMAGES_PER_RUN = 32
 _VIEWS = {False: 1, True: 2, "flip": 2, "flip+shift": 6}
+
+
+def usable_cores() -> int:
+    """CPU cores this process may run on (its affinity mask where the OS has one)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS, Windows
+        return os.cpu_count() or 1
 
 
 def _require_onnxruntime():
@@ -125,10 +136,16 @@ class OnnxEmotionModel(ClassifierMixin, BaseEstimator):
     path : path-like
         An ``.onnx`` file from :func:`skfer.export_onnx`.
     n_threads : int or None, default=None
-        ONNX Runtime's ``intra_op_num_threads`` (None: its default, one per core).
+        Threads that run the graph (None: one per usable core). Each runs whole
+        batches on its own (ONNX Runtime's ``intra_op_num_threads=1``; the runtime
+        releases the GIL), rather than splitting every layer of one batch between
+        threads: the networks are small enough that the per-layer hand-offs cost more
+        than they save (``fer2013`` int8 with flip on 2 cores, ad-hoc: 6,700 against
+        5,500 faces/s; ``benchmarks/results/inference_speed.md``). A call with
+        fewer faces than ``n_threads`` batches is split into ``n_threads`` smaller ones.
     batch_size : int or None, default=None
-        Faces per run of the graph. None: 64 network images, i.e. 64 faces without
-        TTA, 32 with flip, 10 with flip+shift (memory grows with the run's size).
+        Faces per run of the graph. None: 32 network images, i.e. 32 faces without
+        TTA, 16 with flip, 5 with flip+shift (memory grows with the run's size).
 
     Attributes
     ----------
@@ -144,6 +161,8 @@ class OnnxEmotionModel(ClassifierMixin, BaseEstimator):
         ``"int8"`` for a graph from ``export_onnx(..., quantize="int8")``.
     config_ : dict
         The skfer config from the file's metadata.
+    n_workers_ : int
+        The threads that run the graph (``n_threads``, or the usable cores).
 
     Examples
     --------
@@ -181,8 +200,9 @@ class OnnxEmotionModel(ClassifierMixin, BaseEstimator):
         if not path.is_file():
             raise FileNotFoundError(f"No ONNX file {str(path)!r}.")
         options = ort.SessionOptions()
-        options.intra_op_num_threads = int(self.n_threads or 0)
+        options.intra_op_num_threads = 1  # parallel over batches instead: see n_threads
         options.inter_op_num_threads = 1
+        self.n_workers_ = int(self.n_threads or usable_cores())
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         self.session_ = ort.InferenceSession(
@@ -223,11 +243,24 @@ class OnnxEmotionModel(ClassifierMixin, BaseEstimator):
         check_is_fitted(self)
         faces = self._faces(X)
         bs = self.batch_size or _IMAGES_PER_RUN // _VIEWS.get(self.tta, 6)
+        workers = min(self.n_workers_, len(faces))
+        if workers > 1:  # enough batches to keep every thread busy
+            bs = min(bs, -(-len(faces) // workers))
         bs = max(1, int(bs))
-        out = [
-            self.session_.run(["logits"], {"faces": faces[start : start + bs]})[0]
-            for start in range(0, len(faces), bs)
-        ]
+        chunks = [faces[start : start + bs] for start in range(0, len(faces), bs)]
+
+        def run(chunk):
+            return self.session_.run(["logits"], {"faces": chunk})[0]
+
+        if workers > 1 and len(chunks) > 1:
+            from concurrent.futures import ThreadPoolExecutor
+
+            with ThreadPoolExecutor(workers, thread_name_prefix="skfer-onnx") as pool:
+                out = list(pool.map(run, chunks))
+        else:
+            out = [run(chunk) for chunk in chunks]
+        if not out:
+            return np.empty((0, len(self.classes_)), dtype=np.float32)
         return np.concatenate(out).astype(np.float32, copy=False)
 
     def decision_function(self, X):

@@ -113,6 +113,24 @@ def test_shipped_model_on_real_faces(fer2013, cache):
     assert (p_onnx.argmax(1) == p_torch.argmax(1)).mean() >= 0.995
 
 
+def test_threads_run_batches_in_order(fer2013, tmp_path):
+    """Batches spread over threads come back in input order, with the logits of one
+    thread, for any number of faces (fewer than the threads, uneven splits)."""
+    faces = fer2013.images[fer2013.usage == "PublicTest"][:203]
+    path = load_model("fer2013", backend="onnx-int8").path
+    one = OnnxEmotionModel(path, n_threads=1).fit()
+    assert one.n_workers_ == 1
+    expected = one.decision_function(faces)
+    for threads, batch_size in ((2, None), (3, 7), (4, 64)):
+        model = OnnxEmotionModel(path, n_threads=threads, batch_size=batch_size).fit()
+        assert model.n_workers_ == threads
+        for n in (1, 2, 5, 203):
+            np.testing.assert_allclose(model.decision_function(faces[:n]), expected[:n], atol=1e-5)
+    clone = pickle.loads(pickle.dumps(model))
+    np.testing.assert_allclose(clone.decision_function(faces), expected, atol=1e-5)
+    assert OnnxEmotionModel(path).fit().n_workers_ >= 1
+
+
 def test_stale_onnx_is_not_used(tiny_faces, tmp_path, cache):
     """An ONNX file beside weights it was not exported from is ignored (auto: torch)."""
     X, y = tiny_faces
