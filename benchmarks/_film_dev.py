@@ -139,3 +139,29 @@ def fine_tuner(start, *, augment, epochs: int, n_train: int, batch_size: int = 1
         tta="flip+shift",
         **params,
     )
+
+
+def average_weights(models: list, faces: np.ndarray):
+    """``models[0]`` with the float tensors of all ``models`` averaged (a uniform weight
+    soup of fine-tunes of one start) and its batch-norm statistics re-estimated on
+    ``faces``: the average of the members' statistics does not describe the averaged
+    network's features. Returns ``models[0]``, changed in place."""
+    import torch
+
+    from skfer.models import adapt_batchnorm
+    from skfer.models._torch import images_to_tensor
+
+    model = models[0]
+    if len(models) == 1:
+        return model
+    states = [m.module_.state_dict() for m in models]
+    model.module_.load_state_dict(
+        {
+            k: torch.stack([s[k] for s in states]).mean(0) if v.is_floating_point() else v
+            for k, v in states[0].items()
+        }
+    )
+    tensor = images_to_tensor(faces, model.in_chans_)
+    batches = [model.preprocess_(tensor[i : i + 256]) for i in range(0, len(tensor), 256)]
+    model.module_ = adapt_batchnorm(model.module_, batches)
+    return model

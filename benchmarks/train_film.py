@@ -41,6 +41,7 @@ from _film_dev import (  # noqa: E402
     FILM_PHOTOMETRY,
     SHIPPED_AUGMENT,
     accuracy_se,
+    average_weights,
     fer2013_split,
     film_dev_set,
     fine_tuner,
@@ -100,29 +101,12 @@ def fit_recipe(recipe: dict, faces: np.ndarray, target: np.ndarray, *, start: st
     much from seed to seed (batch order, augmentation draws), and their average keeps
     what they share; it costs ``k`` fine-tunes once and nothing at prediction.
     """
-    import torch
-
-    from skfer.models import adapt_batchnorm
-    from skfer.models._torch import images_to_tensor
-
     x, y = with_replay(recipe, faces, target)
     models = [
         make_model(recipe, len(x), start=start, seed=seed).fit(x, y)
         for seed in range(recipe.get("soup", 1))
     ]
-    model = models[0]
-    if len(models) > 1:
-        states = [m.module_.state_dict() for m in models]
-        model.module_.load_state_dict(
-            {
-                k: torch.stack([s[k] for s in states]).mean(0) if v.is_floating_point() else v
-                for k, v in states[0].items()
-            }
-        )
-        tensor = images_to_tensor(x, model.in_chans_)
-        batches = [model.preprocess_(tensor[i : i + 256]) for i in range(0, len(tensor), 256)]
-        model.module_ = adapt_batchnorm(model.module_, batches)
-    return model
+    return average_weights(models, x)
 
 
 def make_model(recipe: dict, n_train: int, *, start: str, seed: int = 0):

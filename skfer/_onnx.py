@@ -140,8 +140,8 @@ class OnnxEmotionModel(ClassifierMixin, BaseEstimator):
         batches on its own (ONNX Runtime's ``intra_op_num_threads=1``; the runtime
         releases the GIL), rather than splitting every layer of one batch between
         threads: the networks are small enough that the per-layer hand-offs cost more
-        than they save (``fer2013`` int8 with flip on 2 cores, ad-hoc: 6,700 against
-        5,500 faces/s; ``benchmarks/results/inference_speed.md``). A call with
+        than they save (``fer2013`` int8 with flip on 2 cores, an ad-hoc A/B on the
+        3,589 PublicTest faces: 6,700 against 5,500 faces/s). A call with
         fewer faces than ``n_threads`` batches is split into ``n_threads`` smaller ones.
     batch_size : int or None, default=None
         Faces per run of the graph. None: 32 network images, i.e. 32 faces without
@@ -202,12 +202,12 @@ class OnnxEmotionModel(ClassifierMixin, BaseEstimator):
         options = ort.SessionOptions()
         options.intra_op_num_threads = 1  # parallel over batches instead: see n_threads
         options.inter_op_num_threads = 1
-        self.n_workers_ = int(self.n_threads or usable_cores())
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         self.session_ = ort.InferenceSession(
             str(path), sess_options=options, providers=["CPUExecutionProvider"]
         )
+        self.n_workers_ = int(self.n_threads or usable_cores())
         config = self.config_ = _config_of(self.session_, path)
         kind = np.int64 if config["classes_kind"] == "int" else str
         self.classes_ = np.asarray(config["classes"], dtype=kind)

@@ -113,7 +113,7 @@ def test_shipped_model_on_real_faces(fer2013, cache):
     assert (p_onnx.argmax(1) == p_torch.argmax(1)).mean() >= 0.995
 
 
-def test_threads_run_batches_in_order(fer2013, tmp_path):
+def test_threads_run_batches_in_order(fer2013):
     """Batches spread over threads come back in input order, with the logits of one
     thread, for any number of faces (fewer than the threads, uneven splits)."""
     faces = fer2013.images[fer2013.usage == "PublicTest"][:203]
