@@ -58,7 +58,8 @@ def load_model(
     allow_architectures : iterable of str, default=()
         Torch backend: extra timm architectures to build from a file.
     n_threads : int, optional
-        ONNX backend: ONNX Runtime's intra-op threads (default: one per core).
+        ONNX backends: the threads that run the graph, each on whole batches (default:
+        one per usable core; see :class:`~skfer.OnnxEmotionModel`).
 
     Returns
     -------
