@@ -82,6 +82,23 @@ from skfer import Augmenter  # noqa: E402
 RESULTS = ROOT / "benchmarks" / "results"
 OUT = ROOT / "benchmarks" / "checkpoints" / "film_robust"
 
+#: --teacher-tta / --ship-tta values ("off": no test-time augmentation)
+TTA_CHOICES = ("off", "flip", "flip+shift")
+
+
+def tta_value(option: str):
+    """An option's TTA as EmotionCNN takes it."""
+    return False if option == "off" else option
+
+
+def teacher_proba(teachers, X, classes) -> np.ndarray:
+    """The teachers' averaged probabilities on ``X``, columns in ``classes`` order."""
+    from skfer.models._distill import teacher_targets
+
+    no_label = np.zeros(len(X), dtype=int)  # weight 1: the label is not used
+    return teacher_targets(teachers, X, no_label, np.asarray(classes), 1.0)
+
+
 _GEOM = dict(shift=0.12, rotation=15.0, scale=0.15)
 #: name -> (augmentation, per-face standardisation)
 VARIANTS = {
@@ -134,22 +151,19 @@ class CachedTeacher:
         self.members = [load_model(m) for m in members]
         if tta:
             for m in self.members:
-                m.set_params(tta=False if tta == "off" else tta)
+                m.set_params(tta=tta_value(tta))
         self.classes_ = self.members[0].classes_
         self.key = [_file_sha(m) for m in members] + [str(tta)]
 
     def predict_proba(self, X) -> np.ndarray:
         import hashlib
 
-        from skfer.models._distill import teacher_targets
-
         digest = hashlib.sha256(json.dumps(self.key).encode())
         digest.update(np.ascontiguousarray(X).tobytes())
         path = OUT / f"teacher-{digest.hexdigest()[:16]}.npy"
         if path.is_file():
             return np.load(path)
-        no_label = np.zeros(len(X), dtype=int)  # weight 1: the label is not used
-        proba = teacher_targets(self.members, X, no_label, self.classes_, 1.0)
+        proba = teacher_proba(self.members, X, self.classes_)
         OUT.mkdir(parents=True, exist_ok=True)
         np.save(path, proba)
         return proba
@@ -167,17 +181,12 @@ class Blend:
     votes beside a model ensemble, each at its own share of the training targets."""
 
     def __init__(self, teachers, weights):
-        from skfer.models._distill import teacher_targets
-
         self.teachers, self.weights = teachers, np.asarray(weights, dtype=float)
         self.classes_ = teachers[0].classes_
-        self._targets = teacher_targets
 
     def predict_proba(self, X) -> np.ndarray:
-        no_label = np.zeros(len(X), dtype=int)  # weight 1: the label is not used
         mixed = sum(
-            w * self._targets(t, X, no_label, self.classes_, 1.0)
-            for t, w in zip(self.teachers, self.weights)
+            w * teacher_proba(t, X, self.classes_) for t, w in zip(self.teachers, self.weights)
         )
         return mixed / self.weights.sum()
 
@@ -237,7 +246,7 @@ def main() -> None:
     parser.add_argument("--teacher-weight", type=float, default=0.5)
     parser.add_argument(
         "--teacher-tta",
-        choices=("off", "flip", "flip+shift"),
+        choices=TTA_CHOICES,
         help="test-time augmentation the teachers predict with (default: each one's own)",
     )
     parser.add_argument(
@@ -259,7 +268,7 @@ def main() -> None:
     parser.add_argument("--ship-as", default="fer2013", help="shipped name --ship writes")
     parser.add_argument(
         "--ship-tta",
-        choices=("off", "flip", "flip+shift"),
+        choices=TTA_CHOICES,
         help="the shipped TTA (default: the cheapest within 0.1 point of the best on PublicTest)",
     )
     parser.add_argument("--tag", default="", help="appended to the variant's name (e.g. +strided)")
@@ -342,7 +351,7 @@ def append_row(row: dict, model, label: str, csv: Path, args) -> None:
     """Save the weights (unless ``model`` is None), append the row, rewrite the table."""
     row["machine"] = f"{hardware()}, load {load():.1f}"
     row["command"] = "python benchmarks/film_robust.py " + shlex.join(sys.argv[1:])
-    if getattr(args, "seed", 0):
+    if args.seed:
         row["seed"] = args.seed
     if model is not None:
         OUT.mkdir(parents=True, exist_ok=True)
@@ -424,7 +433,7 @@ def ship(variant: str, *, start: str, name: str = "fer2013", tta: str | None = N
     if tta is None:
         tta = next(m for m in accuracy if accuracy[m] >= best - 0.1)
     else:
-        tta = False if tta == "off" else tta
+        tta = tta_value(tta)
     model.set_params(tta=tta)
     private = fer2013_split("PrivateTest")  # touched once, for the reported figure
     private_acc = accuracy_se(private[1], model.predict(private[0]))[0]
@@ -454,8 +463,7 @@ def seed_spread(df: pd.DataFrame) -> list[str]:
     base_of = df["variant"].str.replace(seed, "", regex=True)
     lines = []
     for base in dict.fromkeys(base_of[df["variant"].str.contains(seed, regex=True)]):
-        rows = df[base_of == base]
-        rows = rows[~rows["variant"].str.contains(r"\+(?:soup|ensemble)\d+$", regex=True)]
+        rows = df[base_of == base]  # soups and ensembles keep their suffix: not here
         spread = {c: (rows[c].min(), rows[c].max()) for c in ("public", "sfew", "frames")}
         lines += [
             f"Seed spread of `{base}` ({len(rows)} seeds, the same start and recipe): "

@@ -93,15 +93,15 @@ def with_replay(recipe: dict, faces: np.ndarray, target: np.ndarray, *, seed: in
     return np.concatenate([faces, fer_x[pick]]), np.concatenate([target, fer_y[pick]])
 
 
-def fit_recipe(recipe: dict, faces: np.ndarray, target: np.ndarray, *, start: str):
-    """The recipe's model fitted on ``faces``: with ``replay``, FER2013 faces beside
-    them; with ``soup=k``, the weights of ``k`` fine-tunes (seeds 0..k-1) averaged.
+def fit_recipe(recipe: dict, x: np.ndarray, y: np.ndarray, *, start: str):
+    """The recipe's model fitted on ``x`` (the film faces, with the FER2013 faces of
+    ``with_replay`` beside them); with ``soup=k``, the weights of ``k`` fine-tunes
+    (seeds 0..k-1) averaged.
 
     A soup (Wortsman et al. 2022): fine-tunes of one start on a few hundred faces differ
     much from seed to seed (batch order, augmentation draws), and their average keeps
     what they share; it costs ``k`` fine-tunes once and nothing at prediction.
     """
-    x, y = with_replay(recipe, faces, target)
     models = [
         make_model(recipe, len(x), start=start, seed=seed).fit(x, y)
         for seed in range(recipe.get("soup", 1))
@@ -137,7 +137,8 @@ def cross_validate(recipe: dict, dev: dict, *, start: str) -> dict:
     adapted = np.empty(len(faces), dtype=object)
     frame_pred = np.empty(len(frames["faces"]), dtype=object)
     for train, test in GroupKFold(N_FOLDS).split(faces, target, films):
-        model = fit_recipe(recipe, faces[train], target[train], start=start)
+        x, y = with_replay(recipe, faces[train], target[train])
+        model = fit_recipe(recipe, x, y, start=start)
         pred[test] = model.predict(faces[test])
         for film in np.unique(films[test]):  # AdaBN per held-out film (< 16 faces: none)
             idx = test[films[test] == film]
@@ -200,8 +201,9 @@ def main() -> None:
         recipe = RECIPES[best["recipe"]]
         faces, target = dev["sfew"]["faces"], dev["sfew"]["target"]
         t0 = time.perf_counter()
-        model = fit_recipe(recipe, faces, target, start=args.start)
-        n_fer = len(with_replay(recipe, faces, target)[0]) - len(faces)
+        x, y = with_replay(recipe, faces, target)
+        model = fit_recipe(recipe, x, y, start=args.start)
+        n_fer = len(x) - len(faces)
         minutes = (time.perf_counter() - t0) / 60
         pub_acc, pub_se = accuracy_se(public[1], model.predict(public[0]))
         metrics = {
