@@ -108,6 +108,10 @@ VARIANTS = {
     "standardize+photometric": (Augmenter(**{**SHIPPED_AUGMENT, **FILM_PHOTOMETRY}), True),
     "geometric": (Augmenter(**{**SHIPPED_AUGMENT, **_GEOM}), False),
     "photometric+geometric": (Augmenter(**{**SHIPPED_AUGMENT, **FILM_PHOTOMETRY, **_GEOM}), False),
+    "standardize+photometric+geometric": (
+        Augmenter(**{**SHIPPED_AUGMENT, **FILM_PHOTOMETRY, **_GEOM}),
+        True,
+    ),
 }
 
 
