@@ -1,7 +1,7 @@
 """Deferred imports for the ``skfer`` command: a module that loads on first use.
 
 scikit-learn imports ``scipy.stats`` when it starts (``sklearn.utils.fixes``), which
-costs 0.3-0.6 s on 2 cores (most of it scipy building docstrings), and ``skfer predict``
+costs 0.4-0.8 s on 2 cores (most of it scipy building docstrings), and ``skfer predict``
 never calls it. The console script (``skfer._console``) therefore puts a
 :class:`DeferredModule` in ``sys.modules`` first: ``import scipy.stats`` binds the
 stand-in, and the first attribute looked up on it imports the real module, which
