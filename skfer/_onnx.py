@@ -141,8 +141,10 @@ class OnnxEmotionModel(ClassifierMixin, BaseEstimator):
         releases the GIL), rather than splitting every layer of one batch between
         threads: the networks are small enough that the per-layer hand-offs cost more
         than they save (``fer2013`` int8 with flip on 2 cores, an ad-hoc A/B on the
-        3,589 PublicTest faces: 6,700 against 5,500 faces/s). A call with
-        fewer faces than ``n_threads`` batches is split into ``n_threads`` smaller ones.
+        3,589 PublicTest faces: 6,700 against 5,500 faces/s). A call of more than one
+        batch but fewer than ``n_threads`` is split into ``n_threads`` smaller ones; a call
+        of one batch or less runs in the calling thread, as starting the threads costs
+        about a millisecond.
     batch_size : int or None, default=None
         Faces per run of the graph. None: 32 network images, i.e. 32 faces without
         TTA, 16 with flip, 5 with flip+shift (memory grows with the run's size).
@@ -243,7 +245,8 @@ class OnnxEmotionModel(ClassifierMixin, BaseEstimator):
         check_is_fitted(self)
         faces = self._faces(X)
         bs = self.batch_size or _IMAGES_PER_RUN // _VIEWS.get(self.tta, 6)
-        workers = min(self.n_workers_, len(faces))
+        # one run's worth or less: the calling thread (starting threads costs ~1 ms)
+        workers = min(self.n_workers_, len(faces)) if len(faces) > bs else 1
         if workers > 1:  # enough batches to keep every thread busy
             bs = min(bs, -(-len(faces) // workers))
         bs = max(1, int(bs))
