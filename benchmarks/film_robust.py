@@ -352,7 +352,10 @@ def main() -> None:
 
 
 def append_row(row: dict, model, label: str, csv: Path, args) -> None:
-    """Save the weights (unless ``model`` is None), append the row, rewrite the table."""
+    """Save the weights (unless ``model`` is None), add the row, rewrite the table.
+
+    One row per variant: a rerun of a variant replaces its row where it stands.
+    """
     row["machine"] = f"{hardware()}, load {load():.1f}"
     row["command"] = "python benchmarks/film_robust.py " + shlex.join(sys.argv[1:])
     if args.seed:
@@ -361,10 +364,13 @@ def append_row(row: dict, model, label: str, csv: Path, args) -> None:
         OUT.mkdir(parents=True, exist_ok=True)
         model.save(OUT / f"{label}.safetensors", metrics={k: row[k] for k in ("public", "sfew")})
     print(json.dumps({k: row[k] for k in ("variant", "public", "sfew", "frames")}), flush=True)
-    frame = pd.DataFrame([row])
-    if csv.is_file():
-        frame = pd.concat([pd.read_csv(csv), frame], ignore_index=True)
-    frame.round(2).to_csv(csv, index=False)
+    rows = pd.read_csv(csv).to_dict("records") if csv.is_file() else []
+    same = [i for i, r in enumerate(rows) if r["variant"] == row["variant"]]
+    if same:
+        rows[same[0]] = row
+    else:
+        rows.append(row)
+    pd.DataFrame(rows).round(2).to_csv(csv, index=False)
     write_md(pd.read_csv(csv))
 
 
@@ -385,7 +391,7 @@ def weight_soup(members: list[str], train_x: np.ndarray):
 
 def members_start(members: list[str], csv: Path) -> str:
     """The model the members were fine-tuned from, as their rows record it."""
-    rows = pd.read_csv(csv).drop_duplicates("variant", keep="last").set_index("variant")
+    rows = pd.read_csv(csv).set_index("variant")
     starts = {rows["start"].get(Path(m).stem, "?") for m in members}
     return starts.pop() if len(starts) == 1 else "+".join(sorted(starts))
 
