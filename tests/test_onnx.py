@@ -302,17 +302,19 @@ def test_strided_stem_exports_and_quantizes(tiny_faces, tmp_path):
     assert (load_model(path, backend="onnx").predict(X) == model.predict(X)).mean() >= 0.9
 
 
-def test_int8_stem_is_widened_exactly(tiny_faces, tmp_path):
-    """A one-channel stem gets zero input channels before quantisation (int8 kernels
-    handle a 1-channel convolution badly); in float the widened graph is the same."""
+def test_int8_thin_conv_is_widened_exactly(tiny_faces, tmp_path):
+    """A one-channel convolution that is not a pooled 3x3 stem (here the 4x4 stride-2
+    stem) gets zero input channels before quantisation (int8 kernels handle a 1-channel
+    convolution badly); in float the widened graph is the same."""
     import onnx
 
-    from skfer.models._quantize import MIN_INT8_CHANNELS, widen_thin_convs
+    from skfer.models._quantize import MIN_INT8_CHANNELS, space_to_depth_stems, widen_thin_convs
 
     X, y = tiny_faces
-    model = tiny_cnn(tta="flip").fit(X, y)
+    model = tiny_cnn(module__stem_stride=2, tta="flip").fit(X, y)
     path = export_onnx(model, tmp_path / "m.onnx")
     proto = onnx.load(path)
+    assert space_to_depth_stems(proto) == []  # strided, no max pool: not that pattern
     assert widen_thin_convs(proto) == ["/net/stem/stem.0/Conv"]
     assert widen_thin_convs(proto) == []  # idempotent: nothing thin is left
     onnx.save(proto, tmp_path / "wide.onnx")
@@ -326,3 +328,38 @@ def test_int8_stem_is_widened_exactly(tiny_faces, tmp_path):
     assert pad.name == "/net/stem/stem.0/Conv_pad"
     quantized_weight = next(n for n in int8.graph.node if n.output[0] == stem.input[1]).input[0]
     assert weights[quantized_weight].dims[1] == MIN_INT8_CHANNELS
+
+
+@pytest.mark.parametrize("in_chans", [1, 3])
+def test_int8_pooled_stem_runs_on_pixel_blocks_exactly(tiny_faces, tmp_path, in_chans):
+    """A thin 3x3 stem followed by a 2x2 max pool is rewritten on 2x2 pixel blocks
+    (SpaceToDepth, 4x the filters, a max over the four groups): in float the graph
+    gives the same probabilities, the int8 graph keeps it (no zero-padded channels)
+    and predicts as the model does."""
+    import onnx
+
+    from skfer.models._quantize import space_to_depth_stems, widen_thin_convs
+
+    X, y = tiny_faces
+    if in_chans == 3:  # colour faces: the stem's three channels become twelve
+        X = np.repeat(X[..., None], 3, axis=-1)
+        X[..., 0] = X[..., 0] // 2
+    model = tiny_cnn(in_chans=in_chans, tta="flip").fit(X, y)
+    path = export_onnx(model, tmp_path / "m.onnx")
+    proto = onnx.load(path)
+    stem = next(n for n in proto.graph.node if n.op_type == "Conv")
+    filters = next(t for t in proto.graph.initializer if t.name == stem.input[1]).dims[0]
+    assert space_to_depth_stems(proto) == ["/net/stem/stem.0/Conv"]
+    assert space_to_depth_stems(proto) == []  # idempotent: the stem is 4 * in_chans wide
+    assert widen_thin_convs(proto) == []
+    weights = {t.name: t for t in proto.graph.initializer}
+    assert list(weights[stem.input[1]].dims) == [4 * filters, 4 * in_chans, 3, 3]
+    onnx.checker.check_model(proto)
+    onnx.save(proto, tmp_path / "blocks.onnx")
+    before = load_model(path, backend="onnx").predict_proba(X)
+    after = load_model(tmp_path / "blocks.onnx", backend="onnx").predict_proba(X)
+    np.testing.assert_allclose(after, before, atol=1e-5)
+    int8 = export_onnx(model, tmp_path / "q.onnx", quantize="int8", calibration=X)
+    ops = [n.op_type for n in onnx.load(int8).graph.node]
+    assert "SpaceToDepth" in ops and "Pad" not in ops
+    assert (load_model(int8, backend="onnx").predict(X) == model.predict(X)).mean() >= 0.9
