@@ -14,6 +14,9 @@ __all__ = ["BACKENDS", "load_model", "serving_backend"]
 #: the values of ``load_model``'s ``backend``
 BACKENDS = ("auto", "onnx", "onnx-int8", "torch")
 
+#: the string values of ``tta`` (``skfer.models``' ``TTA_MODES``, without importing torch)
+_TTA_MODES = ("flip", "flip+shift")
+
 
 def load_model(
     model,
@@ -23,6 +26,7 @@ def load_model(
     with_cropper: bool = False,
     allow_architectures=(),
     n_threads: int | None = None,
+    tta=None,
 ):
     """Load a fitted emotion classifier by name or file, or check a fitted model.
 
@@ -60,6 +64,14 @@ def load_model(
     n_threads : int, optional
         ONNX backends: the threads that run the graph, each on whole batches (default:
         one per usable core; see :class:`~skfer.OnnxEmotionModel`).
+    tta : None, False, True, "flip" or "flip+shift", default=None
+        Test-time augmentation of a model loaded by name or file (see
+        :class:`~skfer.EmotionCNN`; ``True`` is ``"flip"``). None: the model's own. The
+        ONNX graphs have it inside: ``"onnx"``/``"auto"`` use an exported graph with that
+        TTA, exported into the cache at first use; ``"onnx-int8"`` needs an int8 graph
+        with it beside the weights (``<stem>.int8.onnx`` has the model's own TTA,
+        ``<stem>.tta-<off|flip|flip+shift>.int8.onnx`` another; the shipped ``fer2013``
+        has ``fer2013.tta-off.int8.onnx``, its fastest setting).
 
     Returns
     -------
@@ -72,7 +84,9 @@ def load_model(
     FileNotFoundError
         Neither a file nor a shipped name.
     ValueError
-        An unknown backend, a device the ONNX backend does not run on, or a file the
+        An unknown backend or ``tta``, ``tta`` with a fitted classifier (use its
+        ``set_params``) or with an ONNX file of another TTA, a device the ONNX backend
+        does not run on, or a file the
         torch loader refuses (architecture, kwargs, bounds, finiteness, checksum; see
         docs/robustness.md).
 
@@ -84,24 +98,42 @@ def load_model(
     ('OnnxEmotionModel', ['angry', 'disgust'])
     """
     check_backend(backend)
+    tta = check_tta(tta)
     if isinstance(model, (str, os.PathLike)):
-        path = _onnx_path(model, backend, device)
+        path = _onnx_path(model, backend, device, tta)
         if path is not None:
-            from ._onnx import OnnxEmotionModel
+            from ._onnx import OnnxEmotionModel, same_tta
 
             model = OnnxEmotionModel(path, n_threads=n_threads).fit()
+            if tta is not None and not same_tta(model.tta, tta):
+                raise ValueError(
+                    f"{os.fspath(path)!r} has tta={model.tta!r} inside the graph, not "
+                    f"tta={tta!r}: export one with skfer.export_onnx(..., tta={tta!r})."
+                )
         else:
             from .models._loading import load_model as load_torch
 
-            return load_torch(
-                model,
-                device=device,
-                with_cropper=with_cropper,
-                allow_architectures=allow_architectures,
-            )
+            model = load_torch(model, device=device, allow_architectures=allow_architectures)
+            if tta is not None:
+                model.set_params(tta=tta)
     else:
         check_fitted(model)
+        if tta is not None:
+            raise ValueError(
+                f"tta={tta!r} applies to a model loaded by name or file; set it on a "
+                "fitted classifier with set_params(tta=...)."
+            )
     return with_cropper_pipeline(model) if with_cropper else model
+
+
+def check_tta(tta):
+    """``tta`` if it is None or a test-time augmentation mode (``True`` as ``"flip"``),
+    else a ``ValueError``."""
+    if tta is True:
+        return "flip"
+    if tta is None or tta is False or (isinstance(tta, str) and tta in _TTA_MODES):
+        return tta
+    raise ValueError(f"tta must be None, False, True, 'flip' or 'flip+shift', got {tta!r}.")
 
 
 def check_backend(backend) -> None:
@@ -134,8 +166,9 @@ def with_cropper_pipeline(model):
     return make_pipeline(cropper, model)
 
 
-def _onnx_path(model, backend: str, device: str):
-    """The ONNX file to load for ``model`` under ``backend``, or None for torch."""
+def _onnx_path(model, backend: str, device: str, tta=None):
+    """The ONNX file to load for ``model`` under ``backend`` (with test-time
+    augmentation ``tta``; None: the model's own), or None for torch."""
     from ._onnx import _require_onnxruntime, find_onnx, int8_path, onnx_cache_path, weights_path
 
     is_onnx_file = not (isinstance(model, str) and _is_shipped(model)) and str(
@@ -166,15 +199,19 @@ def _onnx_path(model, backend: str, device: str):
             raise FileNotFoundError(f"No ONNX file {path!r}.")
         return path
     if backend == "onnx-int8":
-        found = find_onnx(model, quantized=True)
+        found = find_onnx(model, quantized=True, tta=tta)
         if found is None:
+            where = int8_path(weights_path(model), tta=tta)
+            also = "" if tta is None else f" or {int8_path(weights_path(model))}"
             raise FileNotFoundError(
-                f"No int8 graph for {os.fspath(model)!r} (looked for "
-                f"{int8_path(weights_path(model))}, exported from these weights): make one "
-                "with skfer.export_onnx(model, path, quantize='int8', calibration=faces)."
+                f"No int8 graph for {os.fspath(model)!r}"
+                f"{'' if tta is None else f' with tta={tta!r}'} (looked for {where}{also}, "
+                "exported from these weights): make one with skfer.export_onnx(model, "
+                f"{where.name!r}, quantize='int8', calibration=faces"
+                f"{'' if tta is None else f', tta={tta!r}'})."
             )
         return found
-    found = find_onnx(model)
+    found = find_onnx(model, tta=tta)
     if found is not None:
         return found
     if backend == "auto":
@@ -185,10 +222,11 @@ def _onnx_path(model, backend: str, device: str):
     from .models._export import export_onnx  # first use: build it into the cache
 
     weights = weights_path(model)
+    options = {} if tta is None else {"tta": tta}
     if backend == "onnx":
-        return export_onnx(weights, onnx_cache_path(weights))
+        return export_onnx(weights, onnx_cache_path(weights, tta=tta), **options)
     try:
-        return export_onnx(weights, onnx_cache_path(weights))
+        return export_onnx(weights, onnx_cache_path(weights, tta=tta), **options)
     except Exception as exc:  # noqa: BLE001 - "auto" falls back to what always works
         import warnings
 

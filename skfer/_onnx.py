@@ -63,18 +63,33 @@ def file_sha256(path) -> str:
     return digest.hexdigest()
 
 
-def onnx_cache_path(weights: Path, sha256: str | None = None) -> Path:
+def same_tta(a, b) -> bool:
+    """Whether two test-time augmentation settings are the same (``True`` is ``"flip"``)."""
+    return (("flip" if a is True else a) or False) == (("flip" if b is True else b) or False)
+
+
+def _tta_tag(tta) -> str:
+    """``off``, ``flip`` or ``flip+shift``: the name of a TTA setting in file names."""
+    return "flip" if tta is True else (tta or "off")
+
+
+def onnx_cache_path(weights: Path, sha256: str | None = None, *, tta=None) -> Path:
     """Where an ONNX file built at first use for ``weights`` lives: ``<cache>/onnx/``,
-    named by the weights' stem and the first 16 hex digits of their SHA-256."""
+    named by the weights' stem and the first 16 hex digits of their SHA-256 (and
+    ``-tta-<off|flip|flip+shift>`` for a TTA other than the model's own, ``tta``)."""
     from .datasets._base import get_cache_dir
 
     sha256 = sha256 or file_sha256(weights)
-    return get_cache_dir() / "onnx" / f"{Path(weights).stem}-{sha256[:16]}.onnx"
+    tag = "" if tta is None else f"-tta-{_tta_tag(tta)}"
+    return get_cache_dir() / "onnx" / f"{Path(weights).stem}-{sha256[:16]}{tag}.onnx"
 
 
-def int8_path(weights: Path) -> Path:
-    """Where the int8 graph of ``weights`` lives: beside them, ``<stem>.int8.onnx``."""
-    return Path(weights).with_suffix(".int8.onnx")
+def int8_path(weights: Path, *, tta=None) -> Path:
+    """Where the int8 graph of ``weights`` lives: beside them, ``<stem>.int8.onnx`` (the
+    model's own TTA) or, for ``tta`` given, ``<stem>.tta-<off|flip|flip+shift>.int8.onnx``."""
+    if tta is None:
+        return Path(weights).with_suffix(".int8.onnx")
+    return Path(weights).with_suffix(f".tta-{_tta_tag(tta)}.int8.onnx")
 
 
 def read_onnx_config(path) -> dict:
@@ -99,17 +114,23 @@ def _config_of(session, path) -> dict:
     return config
 
 
-def find_onnx(model, *, quantized: bool = False) -> Path | None:
+def find_onnx(model, *, quantized: bool = False, tta=None) -> Path | None:
     """The ONNX file exported from ``model`` (a shipped name or a weights file): beside
     the weights, else in the cache (``quantized``: the int8 graph beside the weights);
     None when there is none, or none exported from these exact weights (a file left
-    stale by retrained weights is not used)."""
+    stale by retrained weights is not used). ``tta`` given: only a graph with that
+    test-time augmentation inside."""
     weights = weights_path(model)
     sha = file_sha256(weights)
     if quantized:
-        candidates = (int8_path(weights),)
+        candidates = (int8_path(weights), int8_path(weights, tta=tta))
     else:
-        candidates = (weights.with_suffix(".onnx"), onnx_cache_path(weights, sha))
+        candidates = (
+            weights.with_suffix(".onnx"),
+            onnx_cache_path(weights, sha),
+            onnx_cache_path(weights, sha, tta=tta),
+        )
+    candidates = tuple(dict.fromkeys(candidates))
     for candidate in candidates:
         if not candidate.is_file():
             continue
@@ -118,7 +139,8 @@ def find_onnx(model, *, quantized: bool = False) -> Path | None:
         except Exception:  # unreadable or foreign: not ours to use
             continue
         is_int8 = config.get("quantized") == "int8"
-        if config.get("source_sha256") == sha and is_int8 == quantized:
+        wanted_tta = tta is None or same_tta(config.get("tta", False), tta)
+        if config.get("source_sha256") == sha and is_int8 == quantized and wanted_tta:
             return candidate
     return None
 

@@ -287,6 +287,55 @@ def test_shipped_int8_graphs_agree_with_float(fer2013, cache):
         assert abs((int8 == target).mean() - (float32 == target).mean()) <= 0.005, name
 
 
+def test_shipped_tta_off_int8_graph(fer2013, cache):
+    """load_model("fer2013", backend="onnx-int8", tta=False): the shipped int8 graph
+    without TTA (the 2x-the-peer setting of results/inference_speed.md), the same labels
+    as torch without TTA on >= 97 % of PublicTest, its accuracy within half a point."""
+    faces = fer2013.images[fer2013.usage == "PublicTest"]
+    target = np.asarray(fer2013.target[fer2013.usage == "PublicTest"]).astype(str)
+    int8 = load_model("fer2013", backend="onnx-int8", tta=False)
+    assert Path(int8.path).name == "fer2013.tta-off.int8.onnx" and int8.tta is False
+    torch_off = load_model("fer2013", tta=False)
+    assert torch_off.tta is False
+    labels, reference = int8.predict(faces), torch_off.predict(faces)
+    assert (labels == reference).mean() >= 0.97
+    assert abs((labels == target).mean() - (reference == target).mean()) <= 0.005
+    assert load_model("fer2013", backend="onnx-int8", tta="flip").path == (
+        load_model("fer2013", backend="onnx-int8").path  # the model's own TTA: the main file
+    )
+
+
+def test_load_model_tta_per_backend(tiny_faces, tmp_path, cache):
+    """load_model(..., tta=...) gives the same TTA on every backend: torch sets it, ONNX
+    exports a graph with it into the cache at first use, int8 needs a file with it;
+    a fitted model, an ONNX file of another TTA and an unknown mode are refused."""
+    from skfer._load import _TTA_MODES
+    from skfer.models._inference import TTA_MODES
+
+    assert _TTA_MODES == TTA_MODES  # the torch-free copy follows the models' list
+    X, y = tiny_faces
+    model = tiny_cnn(tta="flip").fit(X, y)
+    weights = model.save(tmp_path / "m.safetensors")
+    reference = model.set_params(tta=False).predict_proba(X)
+    assert load_model(weights, tta=False).tta is False
+    off = load_model(weights, backend="onnx", tta=False)
+    assert off.tta is False and Path(off.path).name.endswith("-tta-off.onnx")
+    np.testing.assert_allclose(off.predict_proba(X), reference, atol=1e-4)
+    assert load_model(weights, backend="onnx", tta=True).tta == "flip"  # True is flip
+    assert load_model(weights, backend="onnx").tta == "flip"  # its own, still
+    with pytest.raises(FileNotFoundError, match=r"tta=False.*tta-off\.int8\.onnx"):
+        load_model(weights, backend="onnx-int8", tta=False)
+    int8_off = tmp_path / "m.tta-off.int8.onnx"
+    export_onnx(weights, int8_off, quantize="int8", tta=False, calibration=X)
+    assert load_model(weights, backend="onnx-int8", tta=False).tta is False
+    with pytest.raises(ValueError, match="tta must be"):
+        load_model(weights, tta="mirror")
+    with pytest.raises(ValueError, match="set_params"):
+        load_model(model, tta=False)
+    with pytest.raises(ValueError, match="inside the graph"):
+        load_model(off.path, backend="onnx", tta="flip")
+
+
 def test_strided_stem_exports_and_quantizes(tiny_faces, tmp_path):
     """A strided-stem net (CompactFaceNet(stem_stride=2)) runs in ONNX as in torch, and
     its int8 graph has no max pool before the second stage."""
