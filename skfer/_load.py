@@ -86,9 +86,8 @@ def load_model(
     ValueError
         An unknown backend or ``tta``, ``tta`` with a fitted classifier (use its
         ``set_params``) or with an ONNX file of another TTA, a device the ONNX backend
-        does not run on, or a file the
-        torch loader refuses (architecture, kwargs, bounds, finiteness, checksum; see
-        docs/robustness.md).
+        does not run on, or a file the torch loader refuses (architecture, kwargs,
+        bounds, finiteness, checksum; see docs/robustness.md).
 
     Examples
     --------
