@@ -66,7 +66,7 @@ from _film_dev import accuracy_se, film_dev_set  # noqa: E402
 from _machine import hardware, load  # noqa: E402
 
 from skfer import export_onnx, load_model  # noqa: E402
-from skfer._onnx import find_onnx, int8_path  # noqa: E402
+from skfer._onnx import int8_path  # noqa: E402
 from skfer.datasets import load_fer2013  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results"
@@ -126,9 +126,9 @@ def settings(name: str, threads: int, tmp: Path, calibration: np.ndarray) -> lis
                 "predictor": load_model(path, backend="onnx", n_threads=threads),
             }
         )
-        if find_onnx(name, quantized=True, tta=tta) is not None:  # a shipped int8 graph
+        try:  # a shipped int8 graph with this TTA
             model = load_model(name, backend="onnx-int8", tta=tta, n_threads=threads)
-        else:  # the other TTA, or a model without a shipped int8 graph: built here
+        except FileNotFoundError:  # none shipped for this TTA or model: built here
             path = tmp / f"{name}-{tta}.int8.onnx"
             export_onnx(name, path, tta=tta, quantize="int8", calibration=calibration)
             model = load_model(path, backend="onnx", n_threads=threads)

@@ -128,10 +128,10 @@ def load_model(
 def check_tta(tta):
     """``tta`` if it is None or a test-time augmentation mode (``True`` as ``"flip"``),
     else a ``ValueError``."""
-    if tta is True:
-        return "flip"
-    if tta is None or tta is False or (isinstance(tta, str) and tta in _TTA_MODES):
-        return tta
+    if tta is None or isinstance(tta, bool) or (isinstance(tta, str) and tta in _TTA_MODES):
+        from ._onnx import canonical_tta
+
+        return None if tta is None else canonical_tta(tta)
     raise ValueError(f"tta must be None, False, True, 'flip' or 'flip+shift', got {tta!r}.")
 
 

@@ -63,14 +63,20 @@ def file_sha256(path) -> str:
     return digest.hexdigest()
 
 
+def canonical_tta(tta):
+    """One spelling per test-time augmentation setting: ``True`` is ``"flip"``, and
+    None or False is False."""
+    return "flip" if tta is True else (tta or False)
+
+
 def same_tta(a, b) -> bool:
     """Whether two test-time augmentation settings are the same (``True`` is ``"flip"``)."""
-    return (("flip" if a is True else a) or False) == (("flip" if b is True else b) or False)
+    return canonical_tta(a) == canonical_tta(b)
 
 
 def _tta_tag(tta) -> str:
     """``off``, ``flip`` or ``flip+shift``: the name of a TTA setting in file names."""
-    return "flip" if tta is True else (tta or "off")
+    return canonical_tta(tta) or "off"
 
 
 def onnx_cache_path(weights: Path, sha256: str | None = None, *, tta=None) -> Path:
