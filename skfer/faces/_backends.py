@@ -86,23 +86,16 @@ _DLIB_LOCK = threading.Lock()
 
 
 def dlib_model(name: str):
-    """dlib's ``"landmarks68"`` shape predictor or ``"descriptor"`` face recognition
-    network, loaded once per process (their calls are const, so one instance is shared)."""
+    """dlib's ``"descriptor"`` face recognition network, loaded once per process (its
+    calls are const, so one instance is shared). The 68-point landmarks run in numpy
+    (:func:`predict_landmarks`)."""
     with _DLIB_LOCK:
         if name not in _DLIB_MODELS:
             import dlib
 
-            load = {
-                "landmarks68": dlib.shape_predictor,
-                "descriptor": dlib.face_recognition_model_v1,
-            }[name]
+            load = {"descriptor": dlib.face_recognition_model_v1}[name]
             _DLIB_MODELS[name] = load(_model_file(name))
         return _DLIB_MODELS[name]
-
-
-def _shape_predictor():
-    """dlib's 68-point predictor."""
-    return dlib_model("landmarks68")
 
 
 def predict_landmarks(gray: np.ndarray, boxes: np.ndarray) -> np.ndarray:
@@ -110,18 +103,13 @@ def predict_landmarks(gray: np.ndarray, boxes: np.ndarray) -> np.ndarray:
 
     The eye centres are the means of the six contour points of each eye; the nose is
     point 30 (tip); the mouth corners are points 48 and 54. (dlib's 5-point model has
-    no mouth corners, hence the 68-point one.)
+    no mouth corners, hence the 68-point one.) The predictor runs in numpy on the
+    model's arrays cached at first use (:mod:`._shape_predictor`): dlib's own points,
+    without the ~0.4 s dlib takes to load the model in every process.
     """
-    import dlib
+    from ._shape_predictor import five_landmarks
 
-    predictor = _shape_predictor()
-    out = np.empty((len(boxes), 5, 2))
-    for k, (x, y, w, h) in enumerate(boxes):
-        rect = dlib.rectangle(int(round(x)), int(round(y)), int(round(x + w)), int(round(y + h)))
-        shape = predictor(gray, rect)
-        p = np.array([(pt.x, pt.y) for pt in shape.parts()], dtype=np.float64)
-        out[k] = [p[36:42].mean(0), p[42:48].mean(0), p[30], p[48], p[54]]
-    return out
+    return five_landmarks(gray, boxes)
 
 
 # ----------------------------------------------------------------------- adapters

@@ -29,14 +29,20 @@ def face_descriptor(frame: np.ndarray, box) -> np.ndarray:
     """
     import dlib
 
-    from ..faces._backends import _shape_predictor, dlib_model
+    from ..faces._backends import dlib_model
+    from ..faces._shape_predictor import shape_predictor
 
     x, y, w, h = (float(v) for v in box)
     rect = dlib.rectangle(int(round(x)), int(round(y)), int(round(x + w)), int(round(y + h)))
     frame = np.asarray(frame)
     rgb = frame[..., :3] if frame.ndim == 3 else np.dstack([frame] * 3)
     rgb = np.ascontiguousarray(rgb, dtype=np.uint8)
-    shape = _shape_predictor()(rgb, rect)
+    # dlib's predictor reads an RGB pixel as the mean of its channels, rounded down
+    gray = (rgb.sum(axis=-1, dtype=np.uint16) // 3).astype(np.uint8)
+    points = shape_predictor().predict(gray, (rect.left(), rect.top(), rect.right(), rect.bottom()))
+    shape = dlib.full_object_detection(
+        rect, dlib.points([dlib.point(*p) for p in points.astype(int)])
+    )
     described = dlib_model("descriptor").compute_face_descriptor(rgb, shape)
     return np.asarray(described, dtype=np.float64)
 
