@@ -14,11 +14,11 @@ import sys
 import numpy as np
 import pytest
 
+from skfer.faces import _dlib_cache as dlib_cache
 from skfer.faces import _dlib_stream as stream
-from skfer.faces import _landmark_cache as landmark_cache
 from skfer.faces import _shape_predictor as sp
+from skfer.faces._dlib_cache import cached_arrays
 from skfer.faces._dlib_stream import parse_dat
-from skfer.faces._landmark_cache import cached_arrays
 from skfer.faces._shape_predictor import ShapePredictor
 
 
@@ -231,7 +231,7 @@ def test_cache_is_written_once_and_read_without_the_parser(tmp_path, cache, monk
     def no_parsing(*args):
         raise AssertionError("the .dat file was parsed again")
 
-    monkeypatch.setattr(landmark_cache, "parse_dat", no_parsing)
+    monkeypatch.setattr(dlib_cache, "parse_dat", no_parsing)
     monkeypatch.setitem(sys.modules, "dlib", None)  # importing dlib would fail
     again = cached_arrays(tmp_path / "model.dat")
     for name, array in model.items():
@@ -253,19 +253,19 @@ def test_corrupt_cache_is_rebuilt(tmp_path, cache, damage):
     elif damage == "empty":
         data = bytearray()
     elif damage == "checksum":  # changed thresholds under the original's key and checksum
-        key = landmark_cache._source_key(tmp_path / "model.dat")
-        meta = {"source": np.array(key), "digest": np.array(landmark_cache._digest(model, key))}
+        key = dlib_cache._source_key(tmp_path / "model.dat")
+        meta = {"source": np.array(key), "digest": np.array(dlib_cache._digest(model, key))}
         np.savez(path, **{**model, "thresh": model["thresh"] + 1}, **meta)
         data = bytearray(path.read_bytes())
     else:  # a complete cache, but of another model file of the same name
-        landmark_cache._write_cache(path, random_model(seed=5), "another-key")
+        dlib_cache._write_cache(path, random_model(seed=5), "another-key")
         data = bytearray(path.read_bytes())
     path.write_bytes(bytes(data))
     rebuilt = cached_arrays(tmp_path / "model.dat")
     for name, array in model.items():
         np.testing.assert_array_equal(rebuilt[name], array, err_msg=name)
-    assert landmark_cache._read_cache(
-        path, landmark_cache._source_key(tmp_path / "model.dat")
+    assert dlib_cache._read_cache(
+        path, dlib_cache._source_key(tmp_path / "model.dat")
     )  # valid again
 
 

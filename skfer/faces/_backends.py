@@ -197,9 +197,9 @@ class _Hog(_Backend):
     threshold = -0.5
 
     def load(self):
-        import dlib
+        from ._dlib_cache import frontal_face_detector
 
-        return dlib.get_frontal_face_detector()
+        return frontal_face_detector()
 
     def run(self, model, image, min_size):
         rects, scores, _ = model.run(image, 0, self.threshold)

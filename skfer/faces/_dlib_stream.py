@@ -6,7 +6,7 @@ them, a mantissa and a power of two (``dlib/float_details.h``). :func:`_token_ma
 finds where each integer starts without a Python loop per integer (see there), and
 :func:`_parse_tokens` reads the structure of ``shape_predictor``'s serialisation
 (``dlib/image_processing/shape_predictor.h``) from the decoded integers.
-:func:`parse_dat` is the entry point; :mod:`._landmark_cache` keeps its result.
+:func:`parse_dat` is the entry point; :mod:`._dlib_cache` keeps its result.
 """
 
 from __future__ import annotations

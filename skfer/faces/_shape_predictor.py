@@ -3,7 +3,7 @@
 ``dlib.shape_predictor(path)`` spends most of a cold start deserialising
 ``shape_predictor_68_face_landmarks.dat``: ~16 million floats, each stored in dlib's
 portable variable-length integer format. Its arrays are converted once into skfer's
-cache (:mod:`._landmark_cache`), which later processes map into memory in a few
+cache (:mod:`._dlib_cache`), which later processes map into memory in a few
 milliseconds, and :class:`ShapePredictor` runs the ensemble of regression trees of
 Kazemi & Sullivan (2014) exactly as dlib's ``shape_predictor::operator()`` does
 (``dlib/image_processing/shape_predictor.h``): the same float32 arithmetic, the same
@@ -18,8 +18,8 @@ import threading
 
 import numpy as np
 
+from ._dlib_cache import cached_arrays
 from ._dlib_stream import check_model
-from ._landmark_cache import cached_arrays
 
 __all__ = ["ShapePredictor", "five_landmarks", "load_shape_predictor", "shape_predictor"]
 
@@ -50,7 +50,7 @@ class ShapePredictor:
     ----------
     model : dict of str to numpy.ndarray
         Arrays from :func:`~._dlib_stream.parse_dat` or
-        :func:`~._landmark_cache.cached_arrays`; ``leaves`` may be a read-only memory
+        :func:`~._dlib_cache.cached_arrays`; ``leaves`` may be a read-only memory
         map (only the leaves a face reaches are paged in).
 
     Notes
@@ -219,7 +219,7 @@ def load_shape_predictor(dat: str | os.PathLike | None = None) -> ShapePredictor
     Returns
     -------
     ShapePredictor
-        On the arrays of :func:`~._landmark_cache.cached_arrays`.
+        On the arrays of :func:`~._dlib_cache.cached_arrays`.
     """
     return ShapePredictor(cached_arrays(dat))
 
