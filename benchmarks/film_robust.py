@@ -36,6 +36,11 @@ image as the teacher (``VoteTeacher``; ``+votes<W>``): ten annotators' votes say
 ambiguous a subdued face is (six neutral, three sad, one angry) where FER2013 gives a
 single label, and FER2013's single labels under-call neutral. Every row also records
 its accuracy without test-time augmentation (``*_tta_off``), the cost-free figure.
+``--consistency W`` adds ``EmotionCNN(consistency=W)``: each batch is augmented twice
+and the Jensen-Shannon divergence of the two views' predictions is added to the loss
+at weight W (AugMix's consistency term; ``+jsd<W>``), so the network is asked to read a
+face the same under the lighting, blur and framing changes film brings, not only to
+label each view right.
 ``--seed N`` fine-tunes with another random state (augmentation draws and batch order;
 ``+seed<N>``): the spread of the seeds is the noise a recipe's row carries beyond its
 standard error. ``--soup MODEL ...`` averages the weights of fine-tunes of one start
@@ -275,6 +280,13 @@ def main() -> None:
         choices=TTA_CHOICES,
         help="the shipped TTA (default: the cheapest within 0.1 point of the best on PublicTest)",
     )
+    parser.add_argument(
+        "--consistency",
+        type=float,
+        default=0.0,
+        metavar="W",
+        help="EmotionCNN(consistency=W): JSD between two augmented views (name gains +jsd<W>)",
+    )
     parser.add_argument("--tag", default="", help="appended to the variant's name (e.g. +strided)")
     parser.add_argument(
         "--seed", type=int, default=0, help="random_state of the fine-tune (name gains +seed<n>)"
@@ -326,6 +338,7 @@ def main() -> None:
             n_train=len(train_x),
             lr=args.lr,
             random_state=args.seed,
+            consistency=args.consistency,
             verbose=1,
             **distill,
         ).fit(train_x, train_y)
@@ -335,6 +348,7 @@ def main() -> None:
             label += f"+distill{args.teacher_weight:g}"
         if args.ferplus_votes is not None:
             label += f"+votes{args.ferplus_votes:g}"
+        label += f"+jsd{args.consistency:g}" if args.consistency else ""
         label += f"+seed{args.seed}" if args.seed else ""
         label += args.tag
         row = {"variant": label, "start": Path(args.start).stem, "epochs": args.epochs}
@@ -519,7 +533,9 @@ def write_md(df: pd.DataFrame) -> None:
         "that stem by `benchmarks/strided_stem.py`; `fer2013-fast`: the shipped fast "
         "network, rows `+fast`). `+seed<n>`: the same fine-tune with `random_state=n`; "
         "`+soup<n>` / `+ensemble<n>`: the weights (batch-norm statistics re-estimated on "
-        "the Training faces) / the probabilities of those n seeds averaged, nothing trained.",
+        "the Training faces) / the probabilities of those n seeds averaged, nothing trained. "
+        "`+jsd<w>`: `EmotionCNN(consistency=w)`, two augmented views of every batch and "
+        "their Jensen-Shannon divergence in the loss at weight w.",
         "",
         show.to_markdown(index=False),
         "",

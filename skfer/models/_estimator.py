@@ -132,6 +132,13 @@ class EmotionCNN(ImageInputMixin, RoutedParamsMixin, ClassifierMixin, BaseEstima
     teacher_weight : float in [0, 1], default=0.5
         Share of the teacher's probabilities in the training targets (1: the teacher's
         alone); unused without ``teacher``.
+    consistency : float >= 0, default=0.0
+        Weight of a consistency loss between two augmented views of every training
+        face (the Jensen-Shannon divergence of their predicted distributions, as in
+        AugMix, Hendrycks et al. 2020). Each batch is augmented twice and each view
+        takes the classification loss; the extra term asks the network to read a face
+        the same under the augmentation's lighting, blur and framing changes. Doubles
+        the cost of a training step; 0 (one view) turns it off. Needs ``augment``.
     adapt : "batchnorm" or None, default=None
         Unsupervised adaptation to the faces of each prediction call, taken as one
         domain (e.g. all faces of one film): ``"batchnorm"`` re-estimates the
@@ -256,6 +263,7 @@ class EmotionCNN(ImageInputMixin, RoutedParamsMixin, ClassifierMixin, BaseEstima
         "label_smoothing": [Interval(Real, 0, 1, closed="left")],
         "teacher": [str, os.PathLike, list, tuple, HasMethods(["predict_proba"]), None],
         "teacher_weight": [Interval(Real, 0, 1, closed="both")],
+        "consistency": [Interval(Real, 0, None, closed="left")],
         "tta": ["boolean", StrOptions(set(TTA_MODES))],
         "device": [str],
         "amp": ["boolean", StrOptions({"auto"})],
@@ -289,6 +297,7 @@ class EmotionCNN(ImageInputMixin, RoutedParamsMixin, ClassifierMixin, BaseEstima
         label_smoothing=0.0,
         teacher=None,
         teacher_weight=0.5,
+        consistency=0.0,
         adapt=None,
         tta=False,
         device="auto",
@@ -320,6 +329,7 @@ class EmotionCNN(ImageInputMixin, RoutedParamsMixin, ClassifierMixin, BaseEstima
         self.label_smoothing = label_smoothing
         self.teacher = teacher
         self.teacher_weight = teacher_weight
+        self.consistency = consistency
         self.adapt = adapt
         self.tta = tta
         self.device = device
@@ -361,6 +371,12 @@ class EmotionCNN(ImageInputMixin, RoutedParamsMixin, ClassifierMixin, BaseEstima
             raise ValueError(
                 f"y has a single class ({classes[:1].tolist()[0]!r}); a classifier needs at "
                 "least 2."
+            )
+        if self.consistency and self.augment is None:
+            raise ValueError(
+                f"consistency={self.consistency} compares two augmented views of each face, "
+                "but augment=None makes them identical; give an Augmenter or set "
+                "consistency=0."
             )
         soft = None
         if self.teacher is not None:

@@ -146,6 +146,28 @@ def make_net_class():
 
         frozen_norms_ = ()
         weight_decay_ = 0.0
+        consistency_ = 0.0
+
+        def train_step_single(self, batch, **fit_params):
+            """With ``consistency_``: two augmented views of the batch in one forward
+            pass, the mean of their losses plus ``consistency_`` times the
+            Jensen-Shannon divergence of their predicted distributions."""
+            if not self.consistency_:
+                return super().train_step_single(batch, **fit_params)
+            from skorch.dataset import unpack_data
+            from skorch.utils import to_device
+
+            self._set_training(True)
+            Xi, yi = unpack_data(batch)
+            y_pred, other = self.infer(torch.cat([Xi, Xi]), **fit_params).chunk(2)
+            yi = to_device(yi, self.device)
+            loss = 0.5 * (
+                self.get_loss(y_pred, yi, X=Xi, training=True)
+                + self.get_loss(other, yi, X=Xi, training=True)
+            )
+            loss = loss + self.consistency_ * jensen_shannon(y_pred, other)
+            loss.backward()
+            return {"loss": loss, "y_pred": y_pred}
 
         def get_params_for_optimizer(self, prefix, named_parameters):
             """Split each parameter group: weights decay by ``weight_decay_``, biases and
@@ -177,6 +199,20 @@ def make_net_class():
             return out.float()
 
     return _Net, _Dataset
+
+
+def jensen_shannon(logits_a, logits_b):
+    """Mean Jensen-Shannon divergence (nats) of the softmax distributions of two
+    ``(n, k)`` logit tensors: ``(KL(p || m) + KL(q || m)) / 2``, ``m = (p + q) / 2``."""
+    import torch
+
+    log_p, log_q = logits_a.log_softmax(dim=1), logits_b.log_softmax(dim=1)
+    log_m = torch.logsumexp(torch.stack([log_p, log_q]), dim=0) - np.log(2.0)
+    kl = torch.nn.functional.kl_div
+    return 0.5 * (
+        kl(log_m, log_p, reduction="batchmean", log_target=True)
+        + kl(log_m, log_q, reduction="batchmean", log_target=True)
+    )
 
 
 def autocast(device, dtype):
