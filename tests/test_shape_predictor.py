@@ -7,6 +7,7 @@ and the predictor are checked against dlib on trees of any depth in milliseconds
 
 from __future__ import annotations
 
+import importlib.util
 import math
 import os
 import sys
@@ -21,16 +22,9 @@ from skfer.faces._dlib_cache import cached_arrays
 from skfer.faces._dlib_stream import parse_dat
 from skfer.faces._shape_predictor import ShapePredictor
 
-
-def _has(module: str) -> bool:
-    try:
-        __import__(module)
-    except ImportError:
-        return False
-    return True
-
-
-needs_dlib = pytest.mark.skipif(not _has("dlib"), reason="dlib not installed")
+needs_dlib = pytest.mark.skipif(
+    importlib.util.find_spec("dlib") is None, reason="dlib not installed"
+)
 
 
 # ------------------------------------------------------------- dlib's serialisation
