@@ -113,6 +113,10 @@ VARIANTS = {
     "standardize+photometric": (Augmenter(**{**SHIPPED_AUGMENT, **FILM_PHOTOMETRY}), True),
     "geometric": (Augmenter(**{**SHIPPED_AUGMENT, **_GEOM}), False),
     "photometric+geometric": (Augmenter(**{**SHIPPED_AUGMENT, **FILM_PHOTOMETRY, **_GEOM}), False),
+    "standardize+photometric+shading": (
+        Augmenter(**{**SHIPPED_AUGMENT, **FILM_PHOTOMETRY, "shading": 0.6}),
+        True,
+    ),
     "standardize+photometric+geometric": (
         Augmenter(**{**SHIPPED_AUGMENT, **FILM_PHOTOMETRY, **_GEOM}),
         True,

@@ -45,12 +45,26 @@ def _gaussian_blur(images, sigma):
     return x.reshape(n, c, h, w)
 
 
+def _light_falloff(size, direction, depth):
+    """``(N, 1, H, W)`` multipliers: 1 on the lit edge of each image, ``1 - depth`` on
+    the opposite one, linear along ``direction`` (radians, per image)."""
+    import torch
+
+    h, w = size
+    ys = torch.linspace(-1, 1, h)[None, :, None]
+    xs = torch.linspace(-1, 1, w)[None, None, :]
+    cos, sin = torch.cos(direction)[:, None, None], torch.sin(direction)[:, None, None]
+    along = (cos * xs + sin * ys) / (cos.abs() + sin.abs())  # -1 .. 1 over the image
+    return (1 - depth[:, None, None] * (along + 1) / 2)[:, None]
+
+
 class Augmenter(ImageSampler):
     """Random flip, shift, rotation, scale and photometric changes for face crops.
 
-    The photometric transforms (``contrast``, ``gamma``, ``blur``, ``noise``) imitate
-    what separates film faces from FER2013's: low-key lighting, graded tone curves,
-    soft focus and grain. All work on pixel values in [0, 255].
+    The photometric transforms (``shading``, ``contrast``, ``gamma``, ``blur``,
+    ``noise``) imitate what separates film faces from FER2013's: low-key, directional
+    lighting, graded tone curves, soft focus and grain. All work on pixel values in
+    [0, 255].
 
     Parameters
     ----------
@@ -78,6 +92,13 @@ class Augmenter(ImageSampler):
     noise : float, default=0.0
         Largest standard deviation of additive Gaussian noise, as a fraction of
         255, applied with probability ``p``.
+    shading : float, default=0.0
+        Largest depth of a light falloff across the face: the image is multiplied by a
+        ramp from 1 on its lit side down to ``1 - d`` on the opposite side, in a
+        random direction, ``d`` drawn in ``[0, shading]``, applied with probability
+        ``p``. Film's key light comes from one side or above and leaves the other side
+        of the face in shadow, which a global brightness or contrast change (and
+        per-face standardisation) cannot undo.
     p : float, default=0.5
         Probability of each transform, drawn independently per image.
     n_copies : int, default=1
@@ -112,6 +133,7 @@ class Augmenter(ImageSampler):
         "gamma": [Interval(Real, 0, 2, closed="both")],
         "blur": [Interval(Real, 0, 5, closed="both")],
         "noise": [Interval(Real, 0, 0.5, closed="both")],
+        "shading": [Interval(Real, 0, 1, closed="both")],
         "p": [Interval(Real, 0, 1, closed="both")],
         "n_copies": [Interval(Integral, 1, None, closed="left")],
         "random_state": ["random_state"],
@@ -129,6 +151,7 @@ class Augmenter(ImageSampler):
         gamma=0.0,
         blur=0.0,
         noise=0.0,
+        shading=0.0,
         p=0.5,
         n_copies=1,
         random_state=None,
@@ -142,6 +165,7 @@ class Augmenter(ImageSampler):
         self.gamma = gamma
         self.blur = blur
         self.noise = noise
+        self.shading = shading
         self.p = p
         self.n_copies = n_copies
         self.random_state = random_state
@@ -212,11 +236,18 @@ class Augmenter(ImageSampler):
         return self._photometric(out, draw, gate, generator)
 
     def _photometric(self, out, draw, gate, generator):
-        """Contrast, tone curve, blur and grain, in that order (as a camera and a grade)."""
+        """Shading, contrast, tone curve, blur and grain, in that order (as the light,
+        a camera and a grade)."""
         import torch
 
         def per_image(values):
             return values.to(device=out.device, dtype=out.dtype)[:, None, None, None]
+
+        if self.shading > 0:
+            falloff = _light_falloff(
+                out.shape[-2:], draw() * 2 * math.pi, draw() * self.shading * gate()
+            )
+            out = out * falloff.to(device=out.device, dtype=out.dtype)
 
         if self.contrast > 0:
             factor = per_image(1 + (draw() * 2 - 1) * self.contrast * gate())

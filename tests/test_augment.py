@@ -136,3 +136,25 @@ def test_sample_indices_name_the_source_of_each_copy(faces):
     X_res, _ = aug.fit_resample(X, y)
     np.testing.assert_array_equal(aug.sample_indices_, np.tile(np.arange(6), 3))
     assert len(aug.sample_indices_) == len(X_res)
+
+
+def test_shading_darkens_one_side_linearly():
+    """A flat grey face under ``shading`` becomes a ramp: lit edge unchanged, the
+    opposite edge at most ``shading`` darker, linear in between; ``p`` gates it."""
+    torch = pytest.importorskip("torch")
+    flat = torch.full((64, 1, 24, 24), 200.0)
+    aug = Augmenter(flip=False, shift=0.0, shading=0.6, p=1.0)
+    out = aug.augment_batch(flat, torch.Generator().manual_seed(0)) / 200.0
+    assert out.amax(dim=(1, 2, 3)).allclose(torch.ones(64))  # the lit side keeps its light
+    darkest = out.amin(dim=(1, 2, 3))
+    assert (darkest >= 0.4 - 1e-5).all() and (darkest < 0.99).float().mean() > 0.8
+    rows, cols = out[:, 0].diff(dim=1), out[:, 0].diff(dim=2)  # a plane: constant steps
+    assert (rows - rows[:, :1, :1]).abs().max() < 1e-4 and (
+        cols - cols[:, :1, :1]
+    ).abs().max() < 1e-4
+    directions = torch.atan2(-rows[:, 0, 0], -cols[:, 0, 0])  # where the light falls off to
+    assert directions.max() - directions.min() > 4  # every direction, not one side
+    untouched = Augmenter(flip=False, shift=0.0, shading=0.6, p=0.0)
+    assert torch.equal(untouched.augment_batch(flat), flat)
+    with pytest.raises(ValueError, match="shading"):
+        Augmenter(shading=1.5).augment_batch(flat)
