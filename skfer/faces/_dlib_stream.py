@@ -125,12 +125,17 @@ def _token_marks(buf: np.ndarray, n: int) -> np.ndarray:
 
 
 def _token_values(buf: np.ndarray, n: int, mark: np.ndarray) -> np.ndarray:
-    """The signed values (``int64``) of the integer tokens starting where ``mark`` is
-    set, decoded a block of bytes at a time (the temporaries stay small)."""
+    """The signed values of the integer tokens starting where ``mark`` is set, decoded a
+    block of bytes at a time (the temporaries stay small).
+
+    Returned as ``int32``: a float32 model's mantissas have 24 bits and its counts and
+    indices are small, and half the width of ``int64`` is ~130 MB less at the
+    conversion's peak for the 68-point model. A larger value raises ``ValueError``.
+    """
     # every byte offset read as a little-endian uint64 (unaligned, no copy)
     words = np.ndarray((n,), dtype="<u8", buffer=buf, strides=(1,))
     masks = np.array([(1 << (8 * s)) - 1 for s in range(9)] + [0] * 7, np.uint64)  # by count
-    values = np.empty(np.count_nonzero(mark), np.int64)
+    values = np.empty(np.count_nonzero(mark), np.int32)
     done = 0
     for lo in range(0, n, _DECODE_BYTES):
         at = np.flatnonzero(mark[lo : lo + _DECODE_BYTES])
@@ -138,9 +143,14 @@ def _token_values(buf: np.ndarray, n: int, mark: np.ndarray) -> np.ndarray:
         control = buf[at]
         if ((control & 0x7F) > 8).any():  # bits 4-6 are zero, and at most 8 bytes follow
             raise ValueError("not a dlib binary stream (bad integer control byte)")
-        out = values[done : done + len(at)]
         at += 1
-        np.bitwise_and(words[at], masks[control & 0x0F], out=out.view(np.uint64))
+        block = np.bitwise_and(words[at], masks[control & 0x0F])
+        if len(block) and block.max() > np.iinfo(np.int32).max:
+            raise ValueError(
+                "dlib stream holds an integer beyond 32 bits: not a float32 shape predictor"
+            )
+        out = values[done : done + len(at)]
+        out[:] = block
         np.negative(out, out=out, where=control >= 0x80)
         done += len(at)
     return values
