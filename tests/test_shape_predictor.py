@@ -363,3 +363,11 @@ def test_person_descriptors_are_dlibs(predictors, sfew_frames_dir):
     rect = dlib.rectangle(*(int(round(v)) for v in (x, y, x + w, y + h)))
     expected = dlib_model("descriptor").compute_face_descriptor(rgb, theirs(rgb, rect))
     np.testing.assert_array_equal(face_descriptor(rgb, (x, y, w, h)), np.asarray(expected))
+
+
+def test_a_value_beyond_32_bits_is_refused(tmp_path):
+    """Tokens decode into int32 (a float32 model needs no more): a wider one is an error,
+    not a wrapped-around number."""
+    (tmp_path / "wide.dat").write_bytes(dlib_int(1) + dlib_int(2**40) + dlib_int(-1))
+    with pytest.raises(ValueError, match="beyond 32 bits"):
+        parse_dat(tmp_path / "wide.dat")
