@@ -105,7 +105,7 @@ def predict_landmarks(gray: np.ndarray, boxes: np.ndarray) -> np.ndarray:
     point 30 (tip); the mouth corners are points 48 and 54. (dlib's 5-point model has
     no mouth corners, hence the 68-point one.) The predictor runs in numpy on the
     model's arrays cached at first use (:mod:`._shape_predictor`): dlib's own points,
-    without the ~0.4 s dlib takes to load the model in every process.
+    without the 0.7-1.0 s dlib takes to load the model in every process.
     """
     from ._shape_predictor import five_landmarks
 

@@ -5,7 +5,7 @@
   arrays later processes map into memory.
 - The HOG face detector: :func:`frontal_face_detector` saves
   ``dlib.get_frontal_face_detector()``, which dlib decodes from its compressed source
-  in 0.2-0.5 s at every call, as a file dlib reads back in ~2 ms.
+  in about 0.5 s at every call, as a file dlib reads back in ~2 ms.
 
 Both live in ``<cache>/dlib/`` (the cache folder of skfer's other built files,
 :func:`skfer.datasets.get_cache_dir`). A cache file is written atomically and checked
