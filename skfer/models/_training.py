@@ -372,7 +372,7 @@ def train_network(
         net.memory_format_ = memory_format
         net.frozen_norms_ = frozen_norms
         net.weight_decay_ = float(est.weight_decay)
-        net.consistency_ = float(getattr(est, "consistency", 0.0))
+        net.consistency_ = float(est.consistency)
         try:
             net.fit(train_ds, None)
         finally:
