@@ -74,3 +74,21 @@ def test_consistency_without_augmentation_is_refused(tiny_faces):
         tiny_cnn(consistency=0.5, augment=None).fit(*tiny_faces)
     with pytest.raises(ValueError, match="consistency"):
         tiny_cnn(consistency=-1.0).fit(*tiny_faces)
+
+
+def test_a_model_pickled_before_the_parameter_existed_still_clones(tiny_faces):
+    """An EmotionCNN pickled by a version without ``consistency`` loads with its default
+    (0, the behaviour it was fitted with): get_params, clone and refit keep working."""
+    import pickle
+
+    from sklearn.base import clone
+
+    model = tiny_cnn().fit(*tiny_faces)
+    old = pickle.loads(pickle.dumps(model))
+    del old.__dict__["consistency"]  # as a pickle from before the parameter
+    restored = pickle.loads(pickle.dumps(old))
+    assert restored.get_params()["consistency"] == 0.0
+    np.testing.assert_allclose(
+        restored.predict_proba(tiny_faces[0]), model.predict_proba(tiny_faces[0])
+    )
+    assert clone(restored).get_params() == model.get_params()

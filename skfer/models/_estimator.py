@@ -631,8 +631,23 @@ class EmotionCNN(ImageInputMixin, RoutedParamsMixin, ClassifierMixin, BaseEstima
 
     def __setstate__(self, state):
         module_state = state.pop("_module_state", None)
+        # a model pickled before a parameter existed gets its default, which is the
+        # behaviour it was fitted with, so get_params, clone and refitting still work
+        for name, default in _init_defaults(type(self)).items():
+            state.setdefault(name, default)
         super().__setstate__(state)
         if module_state is not None:
             self.device_ = device_after_unpickling(self.device_)
             self.module_ = self._build_module(module_state)
             self._device_param = self.device  # "as fitted", even where it moved
+
+
+def _init_defaults(cls) -> dict:
+    """The keyword parameters of ``cls.__init__`` and their defaults."""
+    import inspect
+
+    return {
+        name: p.default
+        for name, p in inspect.signature(cls.__init__).parameters.items()
+        if p.default is not inspect.Parameter.empty
+    }
