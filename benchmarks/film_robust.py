@@ -539,7 +539,9 @@ def write_md(df: pd.DataFrame) -> None:
         "`+soup<n>` / `+ensemble<n>`: the weights (batch-norm statistics re-estimated on "
         "the Training faces) / the probabilities of those n seeds averaged, nothing trained. "
         "`+jsd<w>`: `EmotionCNN(consistency=w)`, two augmented views of every batch and "
-        "their Jensen-Shannon divergence in the loss at weight w.",
+        "their Jensen-Shannon divergence in the loss at weight w. `+xeon`: the shipped "
+        "recipe rerun on the machine of the `+jsd` and `+shading` rows (Intel Xeon), their "
+        "same-machine baseline; the rows without it stay those of the shipped model.",
         "",
         show.to_markdown(index=False),
         "",
