@@ -291,7 +291,9 @@ def main() -> None:
         metavar="W",
         help="EmotionCNN(consistency=W): JSD between two augmented views (name gains +jsd<W>)",
     )
-    parser.add_argument("--tag", default="", help="appended to the variant's name (e.g. +strided)")
+    parser.add_argument(
+        "--tag", default="", help="appended to the variant's name, before +seed<n> (e.g. +strided)"
+    )
     parser.add_argument(
         "--seed", type=int, default=0, help="random_state of the fine-tune (name gains +seed<n>)"
     )
@@ -353,8 +355,8 @@ def main() -> None:
         if args.ferplus_votes is not None:
             label += f"+votes{args.ferplus_votes:g}"
         label += f"+jsd{args.consistency:g}" if args.consistency else ""
+        label += args.tag  # before the seed, so seed_spread groups a tagged recipe's seeds
         label += f"+seed{args.seed}" if args.seed else ""
-        label += args.tag
         row = {"variant": label, "start": Path(args.start).stem, "epochs": args.epochs}
         row["teacher"] = "+".join(Path(t).stem for t in args.teacher or [])
         if args.ferplus_votes is not None:
@@ -523,7 +525,8 @@ def write_md(df: pd.DataFrame) -> None:
         "Command: "
         + ", then ".join(f"`{c}`" for c in dict.fromkeys(df["command"].dropna()))
         + " (a run stopped after the variants it shows).",
-        f"Machine: {df['machine'].iloc[-1]}.",
+        f"Machine of the last run: {df['machine'].iloc[-1]} (each row's is in the CSV's "
+        "`machine` column).",
         "",
         "Accuracy in % ± one "
         "standard error, shipped TTA (flip+shift). `public`: FER2013 PublicTest; `sfew`: SFEW "
@@ -535,7 +538,9 @@ def write_md(df: pd.DataFrame) -> None:
         "`start`: the model fine-tuned (`fer2013-strided-stage1`: the first stage trained "
         "with `stem_stride=2`; `+strided-converted-*`: the shipped first stage converted to "
         "that stem by `benchmarks/strided_stem.py`; `fer2013-fast`: the shipped fast "
-        "network, rows `+fast`). `+seed<n>`: the same fine-tune with `random_state=n`; "
+        "network, rows `+fast`; `fer2013-large`: the shipped large network, 4.7 M "
+        "parameters, row `+large`). `+8ep`: eight epochs instead of four, the cosine decay "
+        "stretched over them. `+seed<n>`: the same fine-tune with `random_state=n`; "
         "`+soup<n>` / `+ensemble<n>`: the weights (batch-norm statistics re-estimated on "
         "the Training faces) / the probabilities of those n seeds averaged, nothing trained. "
         "`+jsd<w>`: `EmotionCNN(consistency=w)`, two augmented views of every batch and "

@@ -31,6 +31,11 @@ SECTIONS = [
         "Film faces: how many faces per-film adaptation needs",
         "python benchmarks/film_adabn_size.py",
     ),
+    (
+        "film_logit_offset.md",
+        "Film faces: is the default mis-calibrated to film's class shares?",
+        "python benchmarks/film_logit_offset.py",
+    ),
     ("film_robust.md", "Film faces: domain-robust training variants", None),
     ("train_film.md", "The `film` model: fine-tuned on SFEW Train", None),
     (
