@@ -104,6 +104,33 @@ def with_se(df, column: str) -> list[str]:
     return ["-" if v != v else f"{v:.1f} ± {s:.1f}" for v, s in zip(df[column], df[f"{column}_se"])]
 
 
+def softmax(z: np.ndarray) -> np.ndarray:
+    """Row-wise softmax of logits (n, k)."""
+    z = z - z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def fit_bcts(
+    logits: np.ndarray, codes: np.ndarray, *, temperature: bool = True
+) -> tuple[float, np.ndarray]:
+    """Bias-corrected temperature scaling: ``softmax(z / T + b)`` fitted by NLL on
+    labelled faces (``codes``: class indices). Returns ``(T, b)``; with
+    ``temperature=False`` only the per-class offsets ``b`` are fitted (``T`` = 1)."""
+    from scipy.optimize import minimize
+
+    k = logits.shape[1]
+    rows = np.arange(len(codes))
+
+    def nll(w):
+        t, b = (w[0], w[1:]) if temperature else (1.0, w)
+        p = softmax(logits / t + b)
+        return -np.log(p[rows, codes] + 1e-12).mean()
+
+    w = minimize(nll, np.r_[1.0, np.zeros(k)] if temperature else np.zeros(k), method="L-BFGS-B").x
+    return (float(w[0]), w[1:]) if temperature else (1.0, w)
+
+
 def fine_tuner(start, *, augment, epochs: int, n_train: int, batch_size: int = 128, **params):
     """The one fine-tuning recipe of the film benchmarks, as an :class:`~skfer.EmotionCNN`.
 

@@ -43,7 +43,9 @@ from _film_dev import (  # noqa: E402
     accuracy_se,
     fer2013_split,
     film_dev_set,
+    fit_bcts,
     recall_and_share,
+    softmax,
     with_se,
 )
 from _machine import hardware, load  # noqa: E402
@@ -105,12 +107,6 @@ ADAPTS = [
 ]
 
 
-def softmax(z: np.ndarray) -> np.ndarray:
-    z = z - z.max(axis=1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(axis=1, keepdims=True)
-
-
 def adapt_priors(proba: np.ndarray, source: np.ndarray, *, max_iter: int = 100):
     """EM re-estimate of the target class priors (Saerens et al. 2002): the posteriors
     re-weighted by target / source prior, the target prior their mean, to a fixed point."""
@@ -125,20 +121,6 @@ def adapt_priors(proba: np.ndarray, source: np.ndarray, *, max_iter: int = 100):
         if done:
             break
     return adjusted
-
-
-def fit_bcts(logits: np.ndarray, codes: np.ndarray) -> tuple[float, np.ndarray]:
-    """Bias-corrected temperature scaling: softmax(z / T + b) fitted by NLL."""
-    from scipy.optimize import minimize
-
-    k = logits.shape[1]
-
-    def nll(w):
-        p = softmax(logits / w[0] + w[1:])
-        return -np.log(p[np.arange(len(p)), codes] + 1e-12).mean()
-
-    w = minimize(nll, np.r_[1.0, np.zeros(k)], method="L-BFGS-B").x
-    return float(w[0]), w[1:]
 
 
 def predict(model, faces, films, *, adapt: str, grouping: str, calibration=None) -> np.ndarray:

@@ -29,26 +29,18 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from _film_dev import accuracy_se, film_dev_set, recall_and_share  # noqa: E402
+from _film_dev import (  # noqa: E402
+    accuracy_se,
+    film_dev_set,
+    fit_bcts,
+    recall_and_share,
+    with_se,
+)
 from _machine import hardware, load  # noqa: E402
 
 from skfer import load_model  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results"
-
-
-def fit_offset(log_proba: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Per-class offsets ``b`` maximising the likelihood of ``softmax(log_proba + b)``
-    (the first class's offset held at 0: the softmax ignores a common shift)."""
-    from scipy.optimize import minimize
-    from scipy.special import log_softmax
-
-    def nll(free):
-        b = np.concatenate([[0.0], free])
-        return -log_softmax(log_proba + b, axis=1)[np.arange(len(y)), y].mean()
-
-    free = minimize(nll, np.zeros(log_proba.shape[1] - 1), method="L-BFGS-B").x
-    return np.concatenate([[0.0], free])
 
 
 def main() -> None:
@@ -71,8 +63,10 @@ def main() -> None:
     log_p, y = parts["sfew"]
     held_out = np.empty_like(y)
     for train, test in GroupKFold(args.folds).split(log_p, y, dev["sfew"]["film"]):
-        held_out[test] = (log_p[test] + fit_offset(log_p[train], y[train])).argmax(1)
-    offset = fit_offset(log_p, y)
+        _, fold_offset = fit_bcts(log_p[train], y[train], temperature=False)
+        held_out[test] = (log_p[test] + fold_offset).argmax(1)
+    _, offset = fit_bcts(log_p, y, temperature=False)
+    offset -= offset[0]  # shown against the first class: a common shift changes nothing
     frames_p, frames_y = parts["frames"]
     rows = []
     for name, sfew_pred, frames_pred in (
@@ -94,9 +88,7 @@ def main() -> None:
     df.to_csv(RESULTS / "film_logit_offset.csv", index=False)
     show = df[["model", "offset"]].copy()
     for c in ("sfew", "frames"):
-        show[c] = [
-            "-" if v != v else f"{v:.1f} ± {s:.1f}" for v, s in zip(df.get(c), df.get(f"{c}_se"))
-        ]
+        show[c] = with_se(df, c)
     show["over_sad"] = df["over_sad"].fillna("-")
     show["recall_neutral"] = df["recall_neutral"].fillna("-")
     command = "python benchmarks/film_logit_offset.py " + " ".join(sys.argv[1:])
