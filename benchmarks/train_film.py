@@ -193,7 +193,11 @@ def main() -> None:
     predictions = {row["recipe"]: row.pop("_predictions") for row in rows}
     df = pd.DataFrame(rows)
     best = df.sort_values("sfew_cv", ascending=False).iloc[0]
-    summary = {"chosen": best["recipe"], "machine": f"{hardware()}, load {load():.1f}"}
+    summary = {
+        "chosen": best["recipe"],
+        "machine": f"{hardware()}, load {load():.1f}",
+        "command": "python benchmarks/train_film.py " + shlex.join(sys.argv[1:]),
+    }
     if args.no_ship:  # a comparison only: the shipped model's record and predictions stay
         summary = json.loads((RESULTS / "train_film.json").read_text())
     else:
@@ -265,9 +269,8 @@ def write_md(df: pd.DataFrame, summary: dict) -> None:
     lines = [
         "# The `film` model: fine-tuned on SFEW 2.0 Train",
         "",
-        "Command: `python benchmarks/train_film.py "
-        + shlex.join(sys.argv[1:])
-        + "`"
+        # the run that shipped `film` (a --no-ship comparison adds rows, not the model)
+        f"Command: `{summary['command']}`"
         + (
             " (the rows recorded with theirs: "
             + ", ".join(f"`{c}`" for c in dict.fromkeys(df["command"].dropna()))
