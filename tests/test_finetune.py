@@ -78,9 +78,13 @@ def test_warm_start_errors_name_the_problem(faces):
 
 
 def test_adapt_batchnorm_uses_the_target_statistics_and_leaves_the_model():
-    net = torch.nn.Sequential(torch.nn.Conv2d(1, 2, 1), torch.nn.BatchNorm2d(2)).eval()
+    # seeded: an unseeded 1x1 conv draws a near-zero weight now and then (one run in a few
+    # hundred), whose channel's variance then sits under batch norm's eps
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        net = torch.nn.Sequential(torch.nn.Conv2d(1, 2, 1), torch.nn.BatchNorm2d(2)).eval()
+        target = torch.randn(64, 1, 4, 4) * 3 + 5
     before = {k: v.clone() for k, v in net.state_dict().items()}
-    target = torch.randn(64, 1, 4, 4) * 3 + 5
     adapted = adapt_batchnorm(net, [target[:32], target[32:]])
     with torch.no_grad():
         out = adapted(target)
