@@ -23,3 +23,19 @@ def hardware() -> str:
 def load() -> float:
     """One-minute load average (NaN where the OS has none)."""
     return os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+
+
+def int8_instructions() -> str:
+    """The x86 dot-product instructions ONNX Runtime's int8 kernels get on this CPU."""
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return "unknown"
+    flags = next(
+        (line.split(":", 1)[1].split() for line in text.splitlines() if line.startswith("flags")),
+        [],
+    )
+    found = [f for f in ("avx512_vnni", "avx_vnni") if f in flags]
+    if found:
+        return " and ".join(found)
+    return "AVX2 without VNNI" if "avx2" in flags else "neither AVX2 nor VNNI"

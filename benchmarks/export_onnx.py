@@ -2,7 +2,9 @@
 
 For each model: the ONNX file's size beside the safetensors', the export time, and on
 ``--n`` FER2013 PublicTest faces the largest probability difference from the torch
-path and the share of faces with the same predicted label. Re-run it whenever shipped
+path and the share of faces with the same predicted label, and each backend's accuracy.
+The shipped int8 graphs (``backend="onnx-int8"``) are scored the same way, on this
+machine's int8 instructions (VNNI or not: the md says which). Re-run it whenever shipped
 weights change: a file exported from other weights is ignored by ``load_model``.
 
 Usage::
@@ -28,9 +30,12 @@ import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from _machine import hardware, int8_instructions  # noqa: E402
 
 from skfer import export_onnx, load_model, shipped_models  # noqa: E402
-from skfer._onnx import onnx_cache_path, weights_path  # noqa: E402
+from skfer._onnx import int8_path, onnx_cache_path, weights_path  # noqa: E402
 from skfer.datasets import load_fer2013  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results"
@@ -46,7 +51,9 @@ def main() -> None:
     import torch
 
     torch.set_num_threads(args.threads)
-    faces = load_fer2013(usage="PublicTest").images[: args.n]
+    public = load_fer2013(usage="PublicTest")
+    faces = public.images[: args.n]
+    target = np.asarray(public.target[: args.n]).astype(str)
     rows = []
     for name in args.models:
         weights = weights_path(name)
@@ -55,34 +62,49 @@ def main() -> None:
         export_onnx(name, out)
         seconds = time.perf_counter() - start
         torch_model = load_model(name, device="cpu")
-        onnx_model = load_model(out, backend="onnx", n_threads=args.threads)
-        p_torch, p_onnx = torch_model.predict_proba(faces), onnx_model.predict_proba(faces)
-        rows.append(
-            {
-                "model": name,
-                "tta": onnx_model.tta,
-                "safetensors_kb": round(os.path.getsize(weights) / 1024),
-                "onnx_kb": round(os.path.getsize(out) / 1024),
-                "export_s": round(seconds, 2),
-                "faces": len(faces),
-                "max_abs_proba_diff": float(np.abs(p_torch - p_onnx).max()),
-                "same_label": float((p_torch.argmax(1) == p_onnx.argmax(1)).mean()),
-            }
-        )
-        print(rows[-1], flush=True)
+        p_torch = torch_model.predict_proba(faces)
+        graphs = [("onnx", out, out, round(seconds, 2))]
+        if int8_path(weights).is_file():  # shipped beside the weights, not exported here
+            graphs.append(("onnx-int8", name, int8_path(weights), float("nan")))
+        for backend, source, path, export_s in graphs:
+            model = load_model(source, backend=backend, n_threads=args.threads)
+            p = model.predict_proba(faces)
+            rows.append(
+                {
+                    "model": name,
+                    "backend": backend,
+                    "tta": model.tta,
+                    "safetensors_kb": round(os.path.getsize(weights) / 1024),
+                    "onnx_kb": round(os.path.getsize(path) / 1024),
+                    "export_s": export_s,
+                    "faces": len(faces),
+                    "max_abs_proba_diff": float(np.abs(p_torch - p).max()),
+                    "same_label": float((p_torch.argmax(1) == p.argmax(1)).mean()),
+                    "accuracy": float((model.classes_[p.argmax(1)] == target).mean()),
+                    "torch_accuracy": float(
+                        (torch_model.classes_[p_torch.argmax(1)] == target).mean()
+                    ),
+                }
+            )
+            print(rows[-1], flush=True)
     table = pd.DataFrame(rows)
     RESULTS.mkdir(parents=True, exist_ok=True)
     table.to_csv(RESULTS / "export_onnx.csv", index=False)
+    exported = table[table.backend == "onnx"]
     (RESULTS / "export_onnx.md").write_text(
         "# ONNX export of the shipped models\n\n"
         f"`python benchmarks/export_onnx.py{'' if args.out is None else ' --out DIR'}`: "
         f"`skfer.export_onnx` per shipped model; torch vs ONNX Runtime on {len(faces)} "
-        "FER2013 PublicTest faces, TTA as shipped.\n\n"
+        "FER2013 PublicTest faces, TTA as shipped; `onnx-int8`: the int8 graph shipped "
+        "beside the weights, against the same torch model. `accuracy` / `torch_accuracy`: "
+        "PublicTest accuracy of the row's backend / of torch.\n\n"
+        f"Machine: {hardware()}; int8 instructions: {int8_instructions()}.\n\n"
         + table.to_markdown(index=False)
-        + f"\n\nShipping these graphs beside the weights would add "
-        f"{table.onnx_kb.sum() / 1024:.1f} MB to the wheel (the weights take "
-        f"{table.safetensors_kb.sum() / 1024:.1f} MB; the float16 fer2013-large doubles as "
-        f"a float32 graph); building one at first use takes at most {table.export_s.max():.1f}"
+        + f"\n\nShipping the float graphs beside the weights would add "
+        f"{exported.onnx_kb.sum() / 1024:.1f} MB to the wheel (the weights take "
+        f"{exported.safetensors_kb.sum() / 1024:.1f} MB; the float16 fer2013-large doubles "
+        "as a float32 graph); building one at first use takes at most "
+        f"{exported.export_s.max():.1f}"
         " s (plus importing torch, once) and needs no network, so skfer builds them into "
         '`$SKFER_CACHE/onnx` on first use of `backend="onnx"` and ships none.\n'
     )
