@@ -104,6 +104,16 @@ def with_se(df, column: str) -> list[str]:
     return ["-" if v != v else f"{v:.1f} ± {s:.1f}" for v, s in zip(df[column], df[f"{column}_se"])]
 
 
+def save_table(df, path: Path) -> None:
+    """Write a results table's CSV, its figures at 4 decimals.
+
+    The md tables are made from the CSV read back (``--append``, reruns), so it must keep
+    what the run measured: at 2 decimals 427/860 = 49.651 % was stored as 49.65 and then
+    shown as 49.6.
+    """
+    df.round(4).to_csv(path, index=False)
+
+
 def softmax(z: np.ndarray) -> np.ndarray:
     """Row-wise softmax of logits (n, k)."""
     z = z - z.max(axis=1, keepdims=True)

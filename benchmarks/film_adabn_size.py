@@ -27,7 +27,7 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from _film_dev import accuracy_se, film_dev_set  # noqa: E402
+from _film_dev import accuracy_se, film_dev_set, save_table  # noqa: E402
 from _machine import hardware, load  # noqa: E402
 
 from skfer import load_model  # noqa: E402
@@ -71,7 +71,7 @@ def main() -> None:
         )
         print(rows[-1], flush=True)
     df = pd.DataFrame(rows)
-    df.round(2).to_csv(RESULTS / "film_adabn_size.csv", index=False)
+    save_table(df, RESULTS / "film_adabn_size.csv")
     show = df.copy()
     show["accuracy"] = [f"{a:.1f} ± {s:.1f}" for a, s in zip(df["accuracy"], df["se"])]
     show["sd over splits"] = df["sd"].round(2)

@@ -8,7 +8,10 @@ Choices:
 
 - ``tta``: none, flip, flip+shift (the shipped mode);
 - ``preprocess``: none, or each face stretched to FER2013's mean and spread
-  ("standardise": mean 129.5, std 65.0 in [0, 255]), or CLAHE (OpenCV, clip 2, 4x4 tiles);
+  ("standardise": mean 129.5, std 65.0 in [0, 255]), or CLAHE (OpenCV, clip 2, 4x4 tiles),
+  or an unsharp mask ("unsharp": ``x + 1.5 (x - blur(x))``, Gaussian sigma 1 px), the
+  amount that gives SFEW crops FER2013's share of high-frequency energy (film crops have
+  half of it: soft focus, compression, and the crop's resampling), chosen without labels;
 - ``adapt``: none; ``batchnorm`` (AdaBN: batch-norm statistics re-estimated on the
   target faces, what ``EmotionCNN(adapt="batchnorm")`` does); ``priors`` (EM
   re-estimate of the class priors, Saerens, Latinne & Decaestecker 2002, on the
@@ -45,6 +48,7 @@ from _film_dev import (  # noqa: E402
     film_dev_set,
     fit_bcts,
     recall_and_share,
+    save_table,
     softmax,
     with_se,
 )
@@ -83,7 +87,15 @@ def clahe(faces: np.ndarray) -> np.ndarray:
     return np.stack([op.apply(f) for f in faces])
 
 
-PREPROCESS = {"none": lambda f: f, "standardise": standardise, "clahe": clahe}
+def unsharp(faces: np.ndarray, amount: float = 1.5, sigma: float = 1.0) -> np.ndarray:
+    import cv2
+
+    x = faces.astype(np.float32)
+    soft = np.stack([cv2.GaussianBlur(f, (0, 0), sigma) for f in x])
+    return np.clip(x + amount * (x - soft), 0, 255).round().astype(np.uint8)
+
+
+PREPROCESS = {"none": lambda f: f, "standardise": standardise, "clahe": clahe, "unsharp": unsharp}
 
 
 def domains(films: np.ndarray, mode: str) -> list[np.ndarray]:
@@ -154,8 +166,11 @@ def main() -> None:
         default=["fer2013-large", "fer2013-fast"],
         help="models (table names) scored only as shipped and with per-film adaptation",
     )
-    parser.add_argument("--append", action="store_true", help="add rows to the results file")
+    parser.add_argument("--append", action="store_true", help="keep the results file's other rows")
     parser.add_argument("--adapts", nargs="*", choices=ADAPTS, help="only these adapt plans")
+    parser.add_argument(
+        "--preprocess", nargs="*", choices=list(PREPROCESS), help="only these preprocessings"
+    )
     args = parser.parse_args()
     t0 = time.perf_counter()
     dev = film_dev_set()
@@ -166,12 +181,14 @@ def main() -> None:
         name = label(source)
         shipped_tta = model.tta
         plans = [("none", t, "none", "-") for t in (False, "flip", "flip+shift")]
-        plans += [(p, shipped_tta, "none", "-") for p in ("standardise", "clahe")]
+        plans += [(p, shipped_tta, "none", "-") for p in ("standardise", "clahe", "unsharp")]
         plans += [("none", shipped_tta, a, g) for a in ADAPTS[1:] for g in ("per film", "pooled")]
         if name in args.short:
             plans = [("none", shipped_tta, a, "per film" if a != "none" else "-") for a in ADAPTS]
         if args.adapts:
             plans = [plan for plan in plans if plan[2] in args.adapts]
+        if args.preprocess:
+            plans = [plan for plan in plans if plan[0] in args.preprocess]
         index = {c: i for i, c in enumerate(model.classes_)}  # shipped order, not sorted
         codes = np.array([index[t] for t in public[1]])
         calibration = None
@@ -218,9 +235,14 @@ def main() -> None:
         model.set_params(tta=shipped_tta)
     df = pd.DataFrame(rows)
     if args.append and (RESULTS / "film_adaptation.csv").is_file():
-        df = pd.concat([pd.read_csv(RESULTS / "film_adaptation.csv"), df], ignore_index=True)
+        # a plan rerun replaces its earlier row in place (a model's rows once it is retrained)
+        earlier = pd.read_csv(RESULTS / "film_adaptation.csv", dtype={"tta": str})
+        key = ("model", "preprocess", "tta", "adapt", "grouping")
+        fresh = {tuple(r[k] for k in key): r for r in df.to_dict("records")}
+        kept = [fresh.pop(tuple(r[k] for k in key), r) for r in earlier.to_dict("records")]
+        df = pd.DataFrame(kept + list(fresh.values()))
     RESULTS.mkdir(parents=True, exist_ok=True)
-    df.round(2).to_csv(RESULTS / "film_adaptation.csv", index=False)
+    save_table(df, RESULTS / "film_adaptation.csv")
     cols = ["model", "preprocess", "tta", "adapt", "grouping", "public", "sfew", "frames"]
     show = df[cols + ["over_sad", "recall_neutral"]].copy()
     for c in ("public", "sfew", "frames"):

@@ -32,6 +32,7 @@ from _film_dev import (  # noqa: E402
     fer2013_split,
     film_dev_set,
     recall_and_share,
+    save_table,
     with_se,
 )
 from _machine import hardware, load  # noqa: E402
@@ -105,7 +106,7 @@ def main() -> None:
     if film is not None:
         rows.append(film)
     df = pd.DataFrame(rows)
-    df.round(2).to_csv(RESULTS / "film_faces.csv", index=False)
+    save_table(df, RESULTS / "film_faces.csv")
     true_share = {e: 100 * float(np.mean(dev["sfew"]["target"] == e)) for e in EMOTIONS}
 
     acc = df[["model", "adapt", "trained_on"]].copy()

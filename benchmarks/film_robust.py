@@ -78,6 +78,7 @@ from _film_dev import (  # noqa: E402
     film_dev_set,
     fine_tuner,
     recall_and_share,
+    save_table,
     with_se,
 )
 from _machine import hardware, load  # noqa: E402
@@ -297,7 +298,13 @@ def main() -> None:
     parser.add_argument(
         "--seed", type=int, default=0, help="random_state of the fine-tune (name gains +seed<n>)"
     )
+    parser.add_argument(
+        "--render", action="store_true", help="rewrite the md from the CSV; nothing is run"
+    )
     args = parser.parse_args()
+    if args.render:
+        write_md(pd.read_csv(RESULTS / "film_robust.csv"))
+        return
     import torch
 
     torch.set_num_threads(args.threads)
@@ -390,7 +397,7 @@ def append_row(row: dict, model, label: str, csv: Path, args) -> None:
         rows[same[0]] = row
     else:
         rows.append(row)
-    pd.DataFrame(rows).round(2).to_csv(csv, index=False)
+    save_table(pd.DataFrame(rows), csv)
     write_md(pd.read_csv(csv))
 
 

@@ -36,6 +36,11 @@ SECTIONS = [
         "Film faces: is the default mis-calibrated to film's class shares?",
         "python benchmarks/film_logit_offset.py",
     ),
+    (
+        "film_landmarks.md",
+        "Film faces: face geometry (68 landmarks), alone and with the default",
+        "python benchmarks/film_landmarks.py",
+    ),
     ("film_robust.md", "Film faces: domain-robust training variants", None),
     ("train_film.md", "The `film` model: fine-tuned on SFEW Train", None),
     (

@@ -46,6 +46,7 @@ from _film_dev import (  # noqa: E402
     film_dev_set,
     fine_tuner,
     recall_and_share,
+    save_table,
     with_se,
 )
 from _machine import hardware, load  # noqa: E402
@@ -167,7 +168,14 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--no-ship", action="store_true", help="compare only")
     parser.add_argument("--append", action="store_true", help="keep earlier rows of the table")
+    parser.add_argument(
+        "--render", action="store_true", help="rewrite the md from the CSV; nothing is run"
+    )
     args = parser.parse_args()
+    if args.render:
+        summary = json.loads((RESULTS / "train_film.json").read_text())
+        write_md(pd.read_csv(RESULTS / "train_film.csv"), summary)
+        return
     import torch
 
     torch.set_num_threads(args.threads)
@@ -227,7 +235,7 @@ def main() -> None:
     csv = RESULTS / "train_film.csv"
     if args.append and csv.is_file():  # earlier comparisons (e.g. from another start) stay
         df = pd.concat([pd.read_csv(csv), df], ignore_index=True)
-    df.round(2).to_csv(csv, index=False)
+    save_table(df, csv)
     if not args.no_ship:
         (RESULTS / "train_film.json").write_text(json.dumps(summary, indent=2) + "\n")
     write_md(df, summary)
