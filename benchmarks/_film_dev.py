@@ -40,12 +40,17 @@ def film_of(filename: str) -> str:
     return match.group(1) if match else stem
 
 
-def film_dev_set(*, detector: str | None = None, refresh: bool = False) -> dict:
+def film_dev_set(
+    *, detector: str | None = None, size: int | None = None, refresh: bool = False
+) -> dict:
     """``{"sfew": ..., "frames": ...}``, each a dict of ``faces`` (n, 48, 48) uint8,
     ``target`` (emotion names), ``film`` and ``filename`` arrays and ``fallback``
-    (no face found), cropped by ``FaceCropper()`` defaults (with ``detector``, if
-    given; ``"auto"`` is resolved, so the cache names the detector that ran)."""
+    (no face found), cropped by ``FaceCropper()`` defaults (with ``detector`` and the
+    crop ``size``, if given; ``"auto"`` is resolved, so the cache names the detector
+    that ran)."""
     cropper = FaceCropper(detector=resolve_detector(detector))
+    if size is not None:
+        cropper.set_params(size=size)
     key = f"{cropper.detector}_{cropper.size}_{cropper.margin}_{cropper.eye_level}"
     path = CACHE / f"film_dev_{re.sub(r'[^A-Za-z0-9_.]+', '-', key)}.npz"
     if path.is_file() and not refresh:

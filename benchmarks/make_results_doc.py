@@ -37,6 +37,11 @@ SECTIONS = [
         "python benchmarks/film_logit_offset.py",
     ),
     (
+        "film_crop_resampling.md",
+        "Film faces: the crop's resampling (one against two)",
+        "python benchmarks/film_crop_resampling.py",
+    ),
+    (
         "film_landmarks.md",
         "Film faces: face geometry (68 landmarks), alone and with the default",
         "python benchmarks/film_landmarks.py",
