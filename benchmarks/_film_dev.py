@@ -40,18 +40,14 @@ def film_of(filename: str) -> str:
     return match.group(1) if match else stem
 
 
-def film_dev_set(
-    *, detector: str | None = None, size: int | None = None, refresh: bool = False
-) -> dict:
+def film_dev_set(*, detector: str | None = None, refresh: bool = False, **params) -> dict:
     """``{"sfew": ..., "frames": ...}``, each a dict of ``faces`` (n, 48, 48) uint8,
     ``target`` (emotion names), ``film`` and ``filename`` arrays and ``fallback``
     (no face found), cropped by ``FaceCropper()`` defaults (with ``detector`` and the
-    crop ``size``, if given; ``"auto"`` is resolved, so the cache names the detector
-    that ran)."""
-    cropper = FaceCropper(detector=resolve_detector(detector))
-    if size is not None:
-        cropper.set_params(size=size)
-    key = f"{cropper.detector}_{cropper.size}_{cropper.margin}_{cropper.eye_level}"
+    other FaceCropper ``params`` given; ``"auto"`` is resolved, so the cache names the
+    detector that ran)."""
+    cropper = FaceCropper(detector=resolve_detector(detector), **params)
+    key = crop_key(cropper)
     path = CACHE / f"film_dev_{re.sub(r'[^A-Za-z0-9_.]+', '-', key)}.npz"
     if path.is_file() and not refresh:
         raw = np.load(path, allow_pickle=False)
@@ -75,6 +71,12 @@ def film_dev_set(
     CACHE.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(path, **{f"{part}/{k}": v for part, d in out.items() for k, v in d.items()})
     return out
+
+
+def crop_key(cropper=None) -> str:
+    """What makes a set of crops: detector, size, framing and resampling."""
+    c = cropper if cropper is not None else FaceCropper(detector=resolve_detector(None))
+    return f"{c.detector}_{c.size}_{c.margin}_{c.eye_level}_x{c.supersample}"
 
 
 def fer2013_split(usage: str) -> tuple[np.ndarray, np.ndarray]:

@@ -25,6 +25,7 @@ writes ``benchmarks/results/film_landmarks.{md,csv}``.
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 import time
 from pathlib import Path
@@ -39,6 +40,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from _film_dev import (  # noqa: E402
     CACHE,
     accuracy_se,
+    crop_key,
     fer2013_split,
     film_dev_set,
     recall_and_share,
@@ -136,7 +138,7 @@ def main() -> None:
         "sfew": (dev["sfew"]["faces"], dev["sfew"]["target"]),
         "frames": (dev["frames"]["faces"], dev["frames"]["target"]),
     }
-    cache = CACHE / "film_landmarks.npz"
+    cache = CACHE / f"film_landmarks_{re.sub(r'[^A-Za-z0-9_.]+', '-', crop_key())}.npz"
     if cache.is_file():
         raw = np.load(cache)
         box, points = raw["box"], {name: raw[name] for name in sets}

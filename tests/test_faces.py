@@ -189,6 +189,39 @@ def test_align_face_batches_and_checks(astronaut):
         align_face(astronaut, face, size=4)
     with pytest.raises(TypeError, match=r"face\[1\]"):
         align_face(astronaut, [face, "nose"])
+    for bad, error in ((0, ValueError), (17, ValueError), (2.0, TypeError), (True, TypeError)):
+        with pytest.raises(error, match="supersample"):
+            align_face(astronaut, face, supersample=bad)
+
+
+def test_supersampled_crop_is_the_same_crop_sharper(astronaut):
+    """supersample=k warps at k x the size and area-averages: each crop pixel is centred
+    where supersample=1 samples it (a shift would move the face), with more detail."""
+    import cv2
+
+    from skfer._images import to_gray
+    from skfer.faces._align import _warp
+
+    smooth = cv2.GaussianBlur(to_gray(astronaut), (0, 0), 4)
+    M = np.array([[1.0, 0.0, -200.0], [0.0, 1.0, -90.0]])  # a pure shift: no resampling
+    one, four = _warp(smooth, M, 48, 1), _warp(smooth, M, 48, 4)
+    assert np.abs(one.astype(int) - four.astype(int)).max() <= 1
+    face = detect_faces(astronaut, detector="hog")[0]
+    plain = align_face(astronaut, face)
+    sharp = align_face(astronaut, face, supersample=4)
+    assert sharp.shape == plain.shape and sharp.dtype == np.uint8
+    same = np.corrcoef(sharp.ravel().astype(float), plain.ravel().astype(float))[0, 1]
+    moved = np.corrcoef(np.roll(plain, 1, axis=1).ravel().astype(float), plain.ravel())[0, 1]
+    assert same > 0.98 > moved  # the same face in the same place (a 1 px shift: 0.94)...
+
+    def detail(crop):
+        return np.abs(cv2.Laplacian(crop.astype(np.float32), cv2.CV_32F)).mean()
+
+    assert detail(sharp) > 1.2 * detail(plain)  # ... with less of the warp's blur
+    cropper = FaceCropper(detector="hog", supersample=4)
+    np.testing.assert_array_equal(cropper.fit_transform([astronaut])[0], sharp)
+    with pytest.raises(ValueError, match="supersample"):
+        FaceCropper(supersample=0).fit()
 
 
 @pytest.mark.slow
