@@ -42,6 +42,11 @@ SECTIONS = [
         "python benchmarks/film_crop_resampling.py",
     ),
     (
+        "film_face_features.md",
+        "Film faces: frozen face-recognition features (dlib's ResNet)",
+        "python benchmarks/film_face_features.py",
+    ),
+    (
         "film_landmarks.md",
         "Film faces: face geometry (68 landmarks), alone and with the default",
         "python benchmarks/film_landmarks.py",
