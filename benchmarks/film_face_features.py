@@ -118,6 +118,21 @@ def main() -> None:
     }
     feats = {name: features(net, faces) for name, (faces, _) in sets.items()}
     extracted = time.perf_counter() - t0
+
+    parts = ("public", "sfew", "frames")
+
+    def scored(row: dict, predicted: dict) -> dict:
+        """``row`` with each set's accuracy, and the SFEW sad share and neutral recall."""
+        for part in parts:
+            pred = predicted[part]
+            row[part], row[f"{part}_se"] = accuracy_se(sets[part][1], pred)
+            if part == "sfew":
+                shares = recall_and_share(sets[part][1], pred)
+                row["over_sad"] = round(shares["over_sad"], 2)
+                row["recall_neutral"] = round(shares["recall_neutral"], 1)
+        print(row, flush=True)
+        return row
+
     rows = []
     for depth in DEPTHS:
         fits = {}
@@ -128,25 +143,10 @@ def main() -> None:
         C = max(fits, key=lambda c: fits[c][0])
         clf = fits[C][1]
         row = {"features": f"face ResNet, {depth}", "C": C}
-        for part in ("public", "sfew", "frames"):
-            pred = clf.predict(feats[part][depth])
-            row[part], row[f"{part}_se"] = accuracy_se(sets[part][1], pred)
-            if part == "sfew":
-                shares = recall_and_share(sets[part][1], pred)
-                row["over_sad"] = round(shares["over_sad"], 2)
-                row["recall_neutral"] = round(shares["recall_neutral"], 1)
-        rows.append(row)
-        print(row, flush=True)
+        rows.append(scored(row, {p: clf.predict(feats[p][depth]) for p in parts}))
     shipped = load_model("fer2013", device="cpu")
     row = {"features": "shipped fer2013 (all 28,709 faces, trained end to end)", "C": np.nan}
-    for part in ("public", "sfew", "frames"):
-        pred = shipped.predict(sets[part][0])
-        row[part], row[f"{part}_se"] = accuracy_se(sets[part][1], pred)
-        if part == "sfew":
-            shares = recall_and_share(sets[part][1], pred)
-            row["over_sad"] = round(shares["over_sad"], 2)
-            row["recall_neutral"] = round(shares["recall_neutral"], 1)
-    rows.append(row)
+    rows.append(scored(row, {p: shipped.predict(sets[p][0]) for p in parts}))
     df = pd.DataFrame(rows)
     df["sfew_over_public"] = (df["sfew"] / df["public"]).round(2)
     RESULTS.mkdir(parents=True, exist_ok=True)
