@@ -47,6 +47,7 @@ from _film_dev import (  # noqa: E402
     fer2013_split,
     film_dev_set,
     fit_bcts,
+    high_frequency_share,
     recall_and_share,
     save_table,
     softmax,
@@ -96,19 +97,6 @@ def unsharp(faces: np.ndarray, amount: float = 1.5, sigma: float = 1.0) -> np.nd
 
 
 PREPROCESS = {"none": lambda f: f, "standardise": standardise, "clahe": clahe, "unsharp": unsharp}
-
-
-def high_frequency_share(faces: np.ndarray) -> float:
-    """Median share of a standardised 48-px face's spectral energy above half Nyquist
-    (radius > 12 cycles of 24): how sharp a set of crops is, whatever its contrast."""
-    x = faces.astype(np.float32)
-    x = (x - x.mean(axis=(1, 2), keepdims=True)) / (x.std(axis=(1, 2), keepdims=True) + 1e-6)
-    power = np.abs(np.fft.fftshift(np.fft.fft2(x), axes=(1, 2))) ** 2
-    h, w = x.shape[1:]
-    yy, xx = np.mgrid[-(h // 2) : h - h // 2, -(w // 2) : w - w // 2]
-    radius = np.hypot(yy, xx)
-    share = power[:, radius > min(h, w) / 4].sum(1) / power[:, radius > 0].sum(1)
-    return float(np.median(share))
 
 
 def domains(films: np.ndarray, mode: str) -> list[np.ndarray]:

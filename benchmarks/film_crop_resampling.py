@@ -36,14 +36,13 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from _film_dev import (  # noqa: E402
-    accuracy_se,
     film_dev_set,
-    recall_and_share,
+    high_frequency_share,
+    part_scores,
     save_table,
     with_se,
 )
 from _machine import hardware, load  # noqa: E402
-from film_adaptation import high_frequency_share  # noqa: E402
 
 from skfer import load_model  # noqa: E402
 
@@ -81,16 +80,12 @@ def main() -> None:
             for part in ("sfew", "frames"):
                 target = default[part]["target"]
                 pred = model.predict(faces[part])
-                row[part], row[f"{part}_se"] = accuracy_se(target, pred)
+                row.update(part_scores(part, target, pred))
                 hit = pred == target
                 if crop.startswith("default"):
                     hits[part] = hit
                 row[f"{part}_gained"] = int((hit & ~hits[part]).sum())
                 row[f"{part}_lost"] = int((~hit & hits[part]).sum())
-                if part == "sfew":
-                    shares = recall_and_share(target, pred)
-                    row["over_sad"] = round(shares["over_sad"], 2)
-                    row["recall_neutral"] = round(shares["recall_neutral"], 1)
             changed = row["sfew_gained"] + row["sfew_lost"]
             row["sfew_z"] = (
                 (row["sfew_gained"] - row["sfew_lost"]) / np.sqrt(changed) if changed else 0.0

@@ -33,10 +33,9 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from _dlib_resnet import MEAN_RGB, build  # noqa: E402
 from _film_dev import (  # noqa: E402
-    accuracy_se,
     fer2013_split,
     film_dev_set,
-    recall_and_share,
+    part_scores,
     save_table,
     with_se,
 )
@@ -124,12 +123,7 @@ def main() -> None:
     def scored(row: dict, predicted: dict) -> dict:
         """``row`` with each set's accuracy, and the SFEW sad share and neutral recall."""
         for part in parts:
-            pred = predicted[part]
-            row[part], row[f"{part}_se"] = accuracy_se(sets[part][1], pred)
-            if part == "sfew":
-                shares = recall_and_share(sets[part][1], pred)
-                row["over_sad"] = round(shares["over_sad"], 2)
-                row["recall_neutral"] = round(shares["recall_neutral"], 1)
+            row.update(part_scores(part, sets[part][1], predicted[part]))
         print(row, flush=True)
         return row
 

@@ -39,11 +39,10 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from _film_dev import (  # noqa: E402
     CACHE,
-    accuracy_se,
     crop_key,
     fer2013_split,
     film_dev_set,
-    recall_and_share,
+    part_scores,
     with_se,
 )
 from _machine import hardware, load  # noqa: E402
@@ -187,11 +186,7 @@ def main() -> None:
         for part in ("public", "sfew", "frames"):
             z = log_geo[part] if w is None else log_cnn[part] + w * log_geo[part]
             pred = z.argmax(1)
-            row[part], row[part + "_se"] = accuracy_se(codes[part], pred)
-            if part == "sfew":
-                shares = recall_and_share(classes[codes[part]], classes[pred])
-                row["over_sad"] = round(shares["over_sad"], 2)
-                row["recall_neutral"] = round(shares["recall_neutral"], 1)
+            row.update(part_scores(part, classes[codes[part]], classes[pred]))
         row["chosen"] = w == chosen
         rows.append(row)
     df = pd.DataFrame(rows)

@@ -30,10 +30,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from _film_dev import (  # noqa: E402
-    accuracy_se,
     film_dev_set,
     fit_bcts,
-    recall_and_share,
+    part_scores,
     with_se,
 )
 from _machine import hardware, load  # noqa: E402
@@ -76,12 +75,9 @@ def main() -> None:
     ):
         row = {"model": args.model, "offset": name}
         if sfew_pred is not None:
-            row["sfew"], row["sfew_se"] = accuracy_se(y, sfew_pred)
-            shares = recall_and_share(classes[y], classes[sfew_pred])
-            row["over_sad"] = round(shares["over_sad"], 2)
-            row["recall_neutral"] = round(shares["recall_neutral"], 1)
+            row.update(part_scores("sfew", classes[y], classes[sfew_pred]))
         if frames_pred is not None:
-            row["frames"], row["frames_se"] = accuracy_se(frames_y, frames_pred)
+            row.update(part_scores("frames", frames_y, frames_pred))
         rows.append(row)
     df = pd.DataFrame(rows)
     RESULTS.mkdir(parents=True, exist_ok=True)

@@ -104,8 +104,8 @@ def _warp(image: np.ndarray, M: np.ndarray, size: int, supersample: int = 1) -> 
     import cv2
 
     k = int(supersample)
-    # canvas pixel centres: c = k * x + (k - 1) / 2 for crop coordinate x
-    M = np.vstack([M[0] * k, M[1] * k]) + np.array([[0, 0, (k - 1) / 2]] * 2)
+    M = M * k
+    M[:, 2] += (k - 1) / 2  # canvas pixel centres: c = k * x + (k - 1) / 2
     canvas = size * k
     scale = float(np.hypot(M[0, 0], M[1, 0]))
     if scale < 0.5:
