@@ -77,9 +77,20 @@ def parse(path) -> dict:
     return {"conv": conv, "affine": affine, "fc": fc}
 
 
+def add_prev(a, b):
+    """dlib's ``add_prev``: the sum of two tensors over the larger of their shapes, each
+    zero-filled to it."""
+    shape = [a.shape[0]] + [max(a.shape[d], b.shape[d]) for d in (1, 2, 3)]
+    out = a.new_zeros(shape)
+    out[:, : a.shape[1], : a.shape[2], : a.shape[3]] += a
+    out[:, : b.shape[1], : b.shape[2], : b.shape[3]] += b
+    return out
+
+
 def build(path):
     """The network as a torch module: ``net(x)`` gives dlib's 128-d descriptor and
-    ``net.features(x)`` the output of each of its 14 residual blocks; ``x`` is
+    ``net.features(x)`` the output of each of its 14 residual blocks (``upto=i``: of blocks
+    0 to ``i`` only); ``x`` is
     ``(n, 3, 150, 150)`` float, ``(rgb - MEAN_RGB) / 256``."""
     import torch
     import torch.nn as nn
@@ -102,13 +113,6 @@ def build(path):
         def forward(self, x):
             return self.conv(x) * self.gamma + self.beta
 
-    def add_prev(a, b):
-        shape = [a.shape[0]] + [max(a.shape[d], b.shape[d]) for d in (1, 2, 3)]
-        out = a.new_zeros(shape)
-        out[:, : a.shape[1], : a.shape[2], : a.shape[3]] += a
-        out[:, : b.shape[1], : b.shape[2], : b.shape[3]] += b
-        return out
-
     class FaceResNet(nn.Module):
         def __init__(self):
             super().__init__()
@@ -120,10 +124,10 @@ def build(path):
             )
             self.fc = nn.Parameter(torch.from_numpy(np.ascontiguousarray(model["fc"])))
 
-        def features(self, x):
+        def features(self, x, upto: int = 13):
             x = F.max_pool2d(torch.relu(self.stem(x)), 3, 2)
             outputs = []
-            for first, second in self.blocks:
+            for first, second in self.blocks[: upto + 1]:
                 y = second(torch.relu(first(x)))
                 if first.conv.stride[0] == 2:  # residual_down: the input average-pooled
                     x = F.avg_pool2d(x, 2, 2)

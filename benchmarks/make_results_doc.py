@@ -47,6 +47,11 @@ SECTIONS = [
         "python benchmarks/film_face_features.py",
     ),
     (
+        "film_face_finetune.md",
+        "Film faces: face-recognition features fine-tuned on FER2013",
+        "python benchmarks/film_face_finetune.py --starts 10",
+    ),
+    (
         "film_landmarks.md",
         "Film faces: face geometry (68 landmarks), alone and with the default",
         "python benchmarks/film_landmarks.py",

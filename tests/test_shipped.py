@@ -105,6 +105,7 @@ def test_film_figures_match_the_results_files():
         "film_adaptation.md",
         "film_crop_resampling.md",
         "film_face_features.md",
+        "film_face_finetune.md",
         "film_landmarks.md",
         "film_logit_offset.md",
         "film_robust.md",
