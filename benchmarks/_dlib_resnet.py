@@ -87,6 +87,17 @@ def add_prev(a, b):
     return out
 
 
+def network_input(faces: np.ndarray):
+    """Grey crops ``(n, h, w)`` uint8 as the network's input: RGB (the grey repeated),
+    resized bilinearly to 150 px, ``(rgb - MEAN_RGB) / 256``; a float tensor."""
+    import torch
+    import torch.nn.functional as F
+
+    x = torch.from_numpy(np.asarray(faces)).float()[:, None].expand(-1, 3, -1, -1)
+    x = F.interpolate(x, size=(150, 150), mode="bilinear", align_corners=False)
+    return (x - torch.tensor(MEAN_RGB).view(1, 3, 1, 1)) / 256
+
+
 def build(path):
     """The network as a torch module: ``net(x)`` gives dlib's 128-d descriptor and
     ``net.features(x)`` the output of each of its 14 residual blocks (``upto=i``: of blocks

@@ -31,7 +31,7 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from _dlib_resnet import MEAN_RGB, build  # noqa: E402
+from _dlib_resnet import MEAN_RGB, build, network_input  # noqa: E402
 from _film_dev import (  # noqa: E402
     fer2013_split,
     film_dev_set,
@@ -72,15 +72,11 @@ def check_replica(net, path) -> float:
 
 def features(net, faces: np.ndarray, batch: int = 64) -> dict[str, np.ndarray]:
     import torch
-    import torch.nn.functional as F
 
-    mean = torch.tensor(MEAN_RGB).view(1, 3, 1, 1)
     out = {name: [] for name in DEPTHS}
     with torch.no_grad():
         for i in range(0, len(faces), batch):
-            x = torch.from_numpy(faces[i : i + batch]).float()[:, None].expand(-1, 3, -1, -1)
-            x = F.interpolate(x, size=(150, 150), mode="bilinear", align_corners=False)
-            blocks = net.features((x - mean) / 256)
+            blocks = net.features(network_input(faces[i : i + batch]))
             for name, (index, how) in DEPTHS.items():
                 y = blocks[index]
                 out[name].append(y.flatten(1) if how == "flatten" else y.mean((2, 3)) @ net.fc)

@@ -36,7 +36,7 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from _dlib_resnet import MEAN_RGB, add_prev, build  # noqa: E402
+from _dlib_resnet import add_prev, build, network_input  # noqa: E402
 from _film_dev import (  # noqa: E402
     CACHE,
     crop_key,
@@ -65,19 +65,15 @@ def cached_features(net, name: str, faces: np.ndarray, batch: int = 128) -> np.n
     """``(n, 2, 64, 17, 17)`` float16: block ``CACHED_BLOCK``'s output for each face and
     its mirror image, cached by ``name`` and the crop key."""
     import torch
-    import torch.nn.functional as F
 
     path = CACHE / f"face_resnet_b{CACHED_BLOCK}_{name}_{len(faces)}_{crop_key()}.npy"
     if path.is_file():
         return np.load(path, mmap_mode="r")
-    mean = torch.tensor(MEAN_RGB).view(1, 3, 1, 1)
     out = []
     with torch.no_grad():
         for i in range(0, len(faces), batch):
-            x = torch.from_numpy(faces[i : i + batch]).float()[:, None].expand(-1, 3, -1, -1)
-            x = F.interpolate(x, size=(150, 150), mode="bilinear", align_corners=False)
-            x = torch.cat([x, x.flip(3)])
-            y = net.features((x - mean) / 256, upto=CACHED_BLOCK)[-1]
+            x = network_input(faces[i : i + batch])
+            y = net.features(torch.cat([x, x.flip(3)]), upto=CACHED_BLOCK)[-1]
             n = len(y) // 2
             out.append(torch.stack([y[:n], y[n:]], 1).half().numpy())
         print(f"cached {name}: {len(faces)} faces", flush=True)
