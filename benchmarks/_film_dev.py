@@ -235,3 +235,36 @@ def average_weights(models: list, faces: np.ndarray):
     batches = [model.preprocess_(tensor[i : i + 256]) for i in range(0, len(tensor), 256)]
     model.module_ = adapt_batchnorm(model.module_, batches)
     return model
+
+
+def interpolate_weights(start, tuned, alpha: float):
+    """``tuned`` with every float tensor (weights and batch-norm statistics) moved back
+    towards ``start``'s: ``(1 - alpha) * start + alpha * tuned`` (WiSE-FT, Wortsman et
+    al. 2022, "Robust fine-tuning of zero-shot models"). A fine-tune on a few films fits
+    those films; interpolating with the model it started from keeps part of what that
+    model learnt from many more faces, and Wortsman et al. find the interpolation more
+    accurate under a distribution shift than either end. ``alpha=1`` is ``tuned``
+    itself. Both must be the same network with the same classes (the classifier rows of
+    ``start`` are put in ``tuned``'s class order); ``tuned`` is changed in place and
+    returned."""
+    import torch
+
+    if sorted(start.classes_) != sorted(tuned.classes_):
+        raise ValueError(f"classes differ: {list(start.classes_)} vs {list(tuned.classes_)}")
+    ends = dict(start.module_.state_dict()), tuned.module_.state_dict()
+    if ends[0].keys() != ends[1].keys():
+        raise ValueError("the two models are not the same network")
+    head = start.module_.get_classifier()
+    prefix = next(f"{n}." for n, m in start.module_.named_modules() if m is head)
+    rows = [list(start.classes_).index(c) for c in tuned.classes_]
+    for k in (f"{prefix}weight", f"{prefix}bias"):
+        if k in ends[0]:
+            ends[0][k] = ends[0][k][rows]
+    with torch.no_grad():
+        tuned.module_.load_state_dict(
+            {
+                k: torch.lerp(ends[0][k].to(v.dtype), v, alpha) if v.is_floating_point() else v
+                for k, v in ends[1].items()
+            }
+        )
+    return tuned

@@ -49,6 +49,12 @@ and ``--ensemble MODEL ...`` their probabilities, each scored as a row (``+soup<
 ``+ensemble<n>``; nothing is trained). Teachers (``--teacher``) predict the Training
 faces once per set of files and ``--teacher-tta``; the probabilities are cached beside
 the checkpoints.
+``--equalize`` equalises the histogram of every face (``+equalize``): each pixel
+becomes its rank among the face's pixels, spread over [0, 255], after the training
+augmentation and before the network, and the same on every face scored. A film's grade
+and its low-key lighting bend the tone curve (crushed shadows, lifted blacks, an S-curve);
+per-face standardisation undoes only a linear change of brightness and contrast, while
+equalisation undoes any change that keeps the order of the pixel values.
 ``--ship VARIANT`` then makes that variant the shipped ``fer2013``: test-time
 augmentation chosen on PublicTest, PrivateTest scored once, both recorded in the
 weights' metrics beside the first stage's record.
@@ -77,6 +83,7 @@ from _film_dev import (  # noqa: E402
     fer2013_split,
     film_dev_set,
     fine_tuner,
+    interpolate_weights,
     recall_and_share,
     save_table,
     with_se,
@@ -123,6 +130,34 @@ VARIANTS = {
         True,
     ),
 }
+
+
+def equalize(x):
+    """Histogram equalisation of each image of a float batch ``(N, C, H, W)`` (torch):
+    every pixel becomes its mid-rank among the image's pixels, scaled to [0, 255]. Ties
+    share one value, so a flat image stays flat (127.5)."""
+    import torch
+
+    flat = x.reshape(len(x), -1).contiguous()
+    ordered = flat.sort(dim=1).values
+    below = torch.searchsorted(ordered, flat, right=False)
+    upto = torch.searchsorted(ordered, flat, right=True)
+    return ((below + upto).float() * (127.5 / flat.shape[1])).reshape(x.shape)
+
+
+def equalize_faces(faces: np.ndarray) -> np.ndarray:
+    """:func:`equalize` on uint8 faces ``(N, H, W)``, rounded back to uint8."""
+    import torch
+
+    x = torch.from_numpy(np.ascontiguousarray(faces, dtype=np.float32))[:, None]
+    return equalize(x)[:, 0].round().clamp(0, 255).to(torch.uint8).numpy()
+
+
+class EqualizingAugmenter(Augmenter):
+    """The variant's augmentation, then :func:`equalize` on every training face."""
+
+    def augment_batch(self, batch, generator=None):
+        return equalize(super().augment_batch(batch, generator))
 
 
 class VoteTeacher:
@@ -278,6 +313,15 @@ def main() -> None:
         metavar="MODEL",
         help="score these models' averaged probabilities as a row (a teacher's accuracy)",
     )
+    parser.add_argument(
+        "--interpolate",
+        nargs=2,
+        metavar=("START", "TUNED"),
+        help="score TUNED's weights moved towards START's (WiSE-FT), one row per --alphas",
+    )
+    parser.add_argument(
+        "--alphas", nargs="+", type=float, default=[0.25, 0.5, 0.75], help="TUNED's share"
+    )
     parser.add_argument("--ship", metavar="VARIANT", help="make a trained variant `fer2013`")
     parser.add_argument("--ship-as", default="fer2013", help="shipped name --ship writes")
     parser.add_argument(
@@ -297,6 +341,11 @@ def main() -> None:
     )
     parser.add_argument(
         "--seed", type=int, default=0, help="random_state of the fine-tune (name gains +seed<n>)"
+    )
+    parser.add_argument(
+        "--equalize",
+        action="store_true",
+        help="equalise each face's histogram, in training and scoring (name gains +equalize)",
     )
     parser.add_argument(
         "--render", action="store_true", help="rewrite the md from the CSV; nothing is run"
@@ -329,6 +378,9 @@ def main() -> None:
         row["augment"] = "{}"
         append_row(row, model if args.soup else None, label, csv, args)
         return
+    if args.interpolate:
+        interpolate_rows(*args.interpolate, args.alphas, public, csv, args)
+        return
     distill = {}
     if args.teacher:
         teachers = CachedTeacher(args.teacher, args.teacher_tta)
@@ -341,11 +393,18 @@ def main() -> None:
         }
     elif args.ferplus_votes is not None:
         distill = {"teacher": VoteTeacher(), "teacher_weight": args.ferplus_votes}
+    dev = film_dev_set()  # cropped once, then cached
+    if args.equalize:
+        public = (equalize_faces(public[0]), public[1])
+        dev = {k: {**part, "faces": equalize_faces(part["faces"])} for k, part in dev.items()}
     for name in args.variants:
         t0 = time.perf_counter()
+        augment = VARIANTS[name][0]
+        if args.equalize:
+            augment = EqualizingAugmenter(**augment.get_params())
         model = fine_tuner(
             args.start,
-            augment=VARIANTS[name][0],
+            augment=augment,
             standardize=VARIANTS[name][1],
             epochs=args.epochs,
             n_train=len(train_x),
@@ -362,6 +421,7 @@ def main() -> None:
         if args.ferplus_votes is not None:
             label += f"+votes{args.ferplus_votes:g}"
         label += f"+jsd{args.consistency:g}" if args.consistency else ""
+        label += "+equalize" if args.equalize else ""
         label += args.tag  # before the seed, so seed_spread groups a tagged recipe's seeds
         label += f"+seed{args.seed}" if args.seed else ""
         row = {"variant": label, "start": Path(args.start).stem, "epochs": args.epochs}
@@ -370,7 +430,7 @@ def main() -> None:
             row["teacher"] = "+".join(filter(None, ["FER+ votes", row["teacher"]]))
         row["lr"] = args.lr
         row["standardize"] = VARIANTS[name][1]
-        row.update(score(model, film_dev_set(), public))  # cropped once, then cached
+        row.update(score(model, dev, public))
         row["train_minutes"] = round(minutes, 1)
         row["augment"] = json.dumps(
             {k: v for k, v in VARIANTS[name][0].get_params().items() if k != "random_state"}
@@ -414,6 +474,27 @@ def weight_soup(members: list[str], train_x: np.ndarray):
 
     models = [load_model(m) for m in members]
     return average_weights(models, train_x).set_params(tta="flip+shift")
+
+
+def interpolate_rows(start: str, tuned: str, alphas, public, csv: Path, args) -> None:
+    """One row per ``alpha``: ``tuned``'s weights interpolated with ``start``'s
+    (``interpolate_weights``, WiSE-FT), with ``tuned``'s preprocessing and TTA. Nothing
+    is trained. ``fer2013`` is ``fer2013-stage1`` after the four epochs of the film
+    recipe; their interpolations ask whether a share of the film stage keeps its film
+    gain and gives back some of the in-domain accuracy it costs."""
+    from skfer import load_model
+
+    for alpha in alphas:
+        t0 = time.perf_counter()
+        model = interpolate_weights(load_model(start), load_model(tuned), alpha)
+        label = f"wise({Path(start).stem},{Path(tuned).stem}){alpha:g}"
+        row = {"variant": label, "start": Path(start).stem}
+        row["members"] = f"{Path(start).stem}+{Path(tuned).stem}"
+        row["standardize"] = bool(model.preprocess_.standardize)
+        row.update(score(model, film_dev_set(), public))
+        row["train_minutes"] = round((time.perf_counter() - t0) / 60, 1)
+        row["augment"] = "{}"
+        append_row(row, None, label, csv, args)
 
 
 def members_start(members: list[str], csv: Path) -> str:
@@ -553,7 +634,12 @@ def write_md(df: pd.DataFrame) -> None:
         "`+jsd<w>`: `EmotionCNN(consistency=w)`, two augmented views of every batch and "
         "their Jensen-Shannon divergence in the loss at weight w. `+xeon`: the shipped "
         "recipe rerun on the machine of the `+jsd` and `+shading` rows (Intel Xeon), their "
-        "same-machine baseline; the rows without it stay those of the shipped model.",
+        "same-machine baseline; the rows without it stay those of the shipped model. "
+        "`+equalize`: every face's histogram equalised (each pixel its rank among the "
+        "face's pixels) after the training augmentation and on every face scored, "
+        "`--equalize`. `wise(<start>,<tuned>)<a>`: `tuned`'s weights and batch-norm "
+        "statistics interpolated with `start`'s, a share `a` of `tuned` (WiSE-FT, "
+        "`--interpolate`), with `tuned`'s preprocessing and TTA; nothing trained.",
         "",
         show.to_markdown(index=False),
         "",

@@ -32,6 +32,11 @@ SECTIONS = [
         "python benchmarks/film_adabn_size.py",
     ),
     (
+        "film_capture.md",
+        "Film faces: is the sad bias the capture's? FER2013 faces darkened and softened",
+        "python benchmarks/film_capture.py",
+    ),
+    (
         "film_logit_offset.md",
         "Film faces: is the default mis-calibrated to film's class shares?",
         "python benchmarks/film_logit_offset.py",

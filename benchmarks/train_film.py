@@ -45,6 +45,7 @@ from _film_dev import (  # noqa: E402
     fer2013_split,
     film_dev_set,
     fine_tuner,
+    interpolate_weights,
     recall_and_share,
     save_table,
     with_se,
@@ -73,6 +74,9 @@ RECIPES = {
     "all_lr0.01_standardize": dict(freeze=None, lr=0.01, max_epochs=15, standardize=True),
     "all_lr0.003_replay2": dict(freeze=None, lr=0.003, max_epochs=10, replay=2),
     "all_lr0.003_soup3": dict(freeze=None, lr=0.003, max_epochs=15, soup=3),
+    "all_lr0.003_wise0.3": dict(freeze=None, lr=0.003, max_epochs=15, wise=0.3),
+    "all_lr0.003_wise0.5": dict(freeze=None, lr=0.003, max_epochs=15, wise=0.5),
+    "all_lr0.003_wise0.7": dict(freeze=None, lr=0.003, max_epochs=15, wise=0.7),
 }
 
 
@@ -102,18 +106,26 @@ def fit_recipe(recipe: dict, x: np.ndarray, y: np.ndarray, *, start: str):
     A soup (Wortsman et al. 2022): fine-tunes of one start on a few hundred faces differ
     much from seed to seed (batch order, augmentation draws), and their average keeps
     what they share; it costs ``k`` fine-tunes once and nothing at prediction.
+    With ``wise=a``, the fine-tuned weights are then interpolated with the start's
+    (``interpolate_weights``: a share ``a`` of the fine-tune, WiSE-FT).
     """
     models = [
         make_model(recipe, len(x), start=start, seed=seed).fit(x, y)
         for seed in range(recipe.get("soup", 1))
     ]
-    return average_weights(models, x)
+    model = average_weights(models, x)
+    if "wise" in recipe:
+        from skfer import load_model
+
+        model = interpolate_weights(load_model(start), model, recipe["wise"])
+    return model
 
 
 def make_model(recipe: dict, n_train: int, *, start: str, seed: int = 0):
     params = dict(recipe)
     params.pop("replay", None)  # the training set's business: with_replay
     params.pop("soup", None)  # fit_recipe's
+    params.pop("wise", None)  # fit_recipe's
     photo = params.pop("photo", False)
     augment = Augmenter(**SHIPPED_AUGMENT, **(_PHOTO if photo else {}))
     epochs = params.pop("max_epochs")

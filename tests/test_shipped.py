@@ -103,6 +103,7 @@ def test_film_figures_match_the_results_files():
     for name in (
         "film_faces.md",
         "film_adaptation.md",
+        "film_capture.md",
         "film_crop_resampling.md",
         "film_face_features.md",
         "film_face_finetune.md",
