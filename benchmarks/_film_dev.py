@@ -106,6 +106,24 @@ def recall_and_share(y_true, y_pred) -> dict:
     return out
 
 
+def film_clustered_se(values, films) -> float:
+    """Standard error (in %) of the mean of per-face ``values`` (hits, or the paired
+    differences of two models' hits) with films, not faces, as the sampling units.
+
+    The faces of one film share actors, lighting and grade, so a model tends to be
+    right or wrong on many of them together, and the binomial SE of ``accuracy_se``
+    understates how much the figure would move on other films. This is the
+    cluster-robust (sandwich) SE of a mean, with the small-sample factor G / (G - 1)
+    for G films.
+    """
+    v = np.asarray(values, dtype=float)
+    films = np.asarray(films)
+    _, group = np.unique(films, return_inverse=True)
+    sums = np.bincount(group, weights=v - v.mean())
+    n_films = len(sums)
+    return 100 * float(np.sqrt(n_films / (n_films - 1) * np.sum(sums**2)) / len(v))
+
+
 def part_scores(part: str, y_true, y_pred) -> dict:
     """A film table's cells for one set: ``{part: accuracy, part + "_se": its SE}`` in %,
     and for SFEW (``part == "sfew"``) the sad over-prediction and the neutral recall."""
