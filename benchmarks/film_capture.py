@@ -13,7 +13,7 @@ own:
 
 1. **Controlled.** Every PublicTest face is scaled to a film's mean grey level (60,
    40 or 25 of 255: the film development set's median crop is at 65, a quarter of
-   its crops below 50, PublicTest's median at 125), then its blacks are crushed
+   its crops below 50, PublicTest's median at 130), then its blacks are crushed
    (``crush`` grey levels subtracted, then clipped at 0) and it is rounded to 8 bits;
    ``shot`` adds noise of variance ``shot`` times the grey level first (0.03: a sensor
    gain of 0.3 seen through the 3x area averaging of a film face shrunk to 48 px;
@@ -185,7 +185,7 @@ def write_md(df: pd.DataFrame, command: str, machine: str, seconds: float) -> No
         f"Machine: {machine}, load {load():.1f}; {seconds:.0f} s.",
         "",
         "Controlled: every PublicTest face scaled to a film's mean grey level (`mean`, of "
-        "255; PublicTest's median face is at 125, the film development set's at 65), "
+        "255; PublicTest's median face is at 130, the film development set's at 65), "
         "`crush` grey levels of black clipped, rounded to 8 bits; `shot`: noise of variance "
         "`shot` x grey level added first (0.03: a sensor's shot noise after the 3x area "
         "averaging of a film face shrunk to 48 px; 0.3: the same at full size); `blur`: a "

@@ -121,3 +121,26 @@ def test_film_figures_match_the_results_files():
     faces = pd.read_csv(RESULTS / "film_faces.csv")
     shown = faces[(faces.model == "fer2013") & (faces.adapt == "none")].sfew.iloc[0]
     assert f"{shown:.1f} %" in readme
+
+
+def test_film_clustered_se_counts_films_not_faces():
+    """The SE by film that docs/film.rst and the README quote: with one face per film it
+    is the usual standard error of a mean; when a film's faces are right or wrong
+    together it is that of a sample of films, larger than the binomial SE of its faces."""
+    import sys
+
+    sys.path.insert(0, str(RESULTS.parent))
+    from _film_dev import film_clustered_se
+
+    rng = np.random.default_rng(0)
+    hits = rng.random(400) < 0.5
+    alone = film_clustered_se(hits, np.arange(400))
+    assert alone == pytest.approx(100 * hits.std(ddof=1) / np.sqrt(400), rel=1e-9)
+    films = np.repeat(np.arange(20), 20)
+    together = np.repeat(rng.random(20) < 0.5, 20)  # each film all right or all wrong
+    p = together.mean()
+    assert film_clustered_se(together, films) == pytest.approx(
+        100 * np.sqrt(p * (1 - p) / 20 * 20 / 19), rel=1e-9
+    )
+    binomial = 100 * np.sqrt(p * (1 - p) / 400)  # as if the 400 faces were independent
+    assert film_clustered_se(together, films) > 3 * binomial
