@@ -162,7 +162,10 @@ Evaluation discipline: FER2013 Training is for training, PublicTest for choosing
 full SFEW frames, all cropped by `FaceCropper()` defaults: it is used to *choose*
 between film-related options (preprocessing, augmentation, adaptation, the `film`
 recipe) and every choice is reported on it beside PublicTest with its standard error
-(n=860: about ±1.7 points; a difference under two of them is noise). The `fer2013*`
+(n=860: about ±1.7 points; a difference under two of them is noise). A film's faces are
+misread together, so with its 51 films as the units the SE is about ±2.3 points, and ±1.5-1.9
+for the paired difference of two models on the same faces ("Film faces: the chosen
+models" gives both). The `fer2013*`
 models never train on it. The `film` model does, and is therefore scored on it only by
 leave-films-out cross-validation. Film faces no one here has seen are the real test;
 gains on SFEW Train have not always carried over to them, so choices are kept only
