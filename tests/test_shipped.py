@@ -121,6 +121,10 @@ def test_film_figures_match_the_results_files():
     faces = pd.read_csv(RESULTS / "film_faces.csv")
     shown = faces[(faces.model == "fer2013") & (faces.adapt == "none")].sfew.iloc[0]
     assert f"{shown:.1f} %" in readme
+    lead = faces[faces.model == "film"].iloc[0]  # leave-films-out, paired, SE by film
+    lead = f"{lead.sfew_vs_default:.1f} ± {lead.sfew_vs_default_se_film:.1f} points"
+    assert lead in readme.replace("\n", " "), lead
+    assert lead in (DOCS / "film.rst").read_text().replace("\n", " "), lead
 
 
 def test_film_clustered_se_counts_films_not_faces():
