@@ -484,6 +484,7 @@ def interpolate_rows(start: str, tuned: str, alphas, public, csv: Path, args) ->
     gain and gives back some of the in-domain accuracy it costs."""
     from skfer import load_model
 
+    dev = film_dev_set()  # cropped once, then cached
     for alpha in alphas:
         t0 = time.perf_counter()
         model = interpolate_weights(load_model(start), load_model(tuned), alpha)
@@ -491,7 +492,7 @@ def interpolate_rows(start: str, tuned: str, alphas, public, csv: Path, args) ->
         row = {"variant": label, "start": Path(start).stem}
         row["members"] = f"{Path(start).stem}+{Path(tuned).stem}"
         row["standardize"] = bool(model.preprocess_.standardize)
-        row.update(score(model, film_dev_set(), public))
+        row.update(score(model, dev, public))
         row["train_minutes"] = round((time.perf_counter() - t0) / 60, 1)
         row["augment"] = "{}"
         append_row(row, None, label, csv, args)
